@@ -1,0 +1,55 @@
+//! Use case: end the current session, everywhere, at once.
+
+use tessera_domain::{ClientContext, Instant, RevocationReason, Session};
+
+use crate::{AuthEventKind, AuthService, Error, Principal};
+
+impl AuthService {
+    /// Revokes the caller's session: its refresh tokens stop at once, and its access
+    /// tokens are refused on the next request through the revocation list.
+    ///
+    /// # Errors
+    /// `NotFound("session")` when the session does not exist; infrastructure errors.
+    pub async fn logout(&self, principal: &Principal, client: &ClientContext) -> Result<(), Error> {
+        let session = self
+            .ports
+            .sessions
+            .find_session(principal.session_id)
+            .await?
+            .ok_or(Error::NotFound("session"))?;
+        let now = self.ports.clock.now();
+        self.end_session(&session, RevocationReason::Logout, now)
+            .await?;
+        self.audit(
+            AuthEventKind::Logout,
+            now,
+            Some(session.user_id),
+            Some(session.id),
+            client,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Revokes `session` in storage, then in the revocation list and the activity
+    /// store. The database write is the one that must succeed; the caches are best
+    /// effort because authentication falls back to the database when they fail.
+    pub(crate) async fn end_session(
+        &self,
+        session: &Session,
+        reason: RevocationReason,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.ports.sessions.revoke(session.id, reason, now).await?;
+        // No access token of this session can live past this instant.
+        let until = session.access_expires_at(now, &self.policy);
+        if let Err(error) = self.ports.revocations.insert(session.id, until).await {
+            tracing::warn!(session = %session.id, error = %error, "revocation not cached");
+        }
+        if let Err(error) = self.ports.activity.forget(session.id).await {
+            tracing::warn!(session = %session.id, error = %error, "activity not cleared");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! The service that runs every use case, and the ports it is built from.
+
+use std::sync::Arc;
+
+use tessera_domain::{ClientContext, Instant, SessionId, SessionPolicy, UserId};
+
+use crate::ports::{
+    AccessTokenCodec, ActivityStore, AuditSink, Clock, IdGenerator, PasswordHasher,
+    RefreshTokenCodec, RevocationList, SessionRepository, UserRepository,
+};
+use crate::{AuthEvent, AuthEventKind};
+
+/// Every port the use cases call.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub activity: Arc<dyn ActivityStore>,
+    pub revocations: Arc<dyn RevocationList>,
+    pub access_tokens: Arc<dyn AccessTokenCodec>,
+    pub refresh_tokens: Arc<dyn RefreshTokenCodec>,
+    pub passwords: Arc<dyn PasswordHasher>,
+    pub audit: Arc<dyn AuditSink>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+/// Switches of the service that are not session policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// Whether `register` accepts new users.
+    pub registration_open: bool,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            registration_open: true,
+        }
+    }
+}
+
+/// Register, login, refresh, logout and authenticate, each in its own module.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    pub(crate) ports: Ports,
+    pub(crate) policy: SessionPolicy,
+    pub(crate) options: ServiceOptions,
+}
+
+impl AuthService {
+    pub const fn new(ports: Ports, policy: SessionPolicy, options: ServiceOptions) -> Self {
+        Self {
+            ports,
+            policy,
+            options,
+        }
+    }
+
+    /// The policy every lifetime comes from.
+    pub const fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// Writes an audit event to the sink and to the log. A failing sink is logged and
+    /// does not fail the request: the decision has been made and the log keeps it.
+    pub(crate) async fn audit(
+        &self,
+        kind: AuthEventKind,
+        at: Instant,
+        user_id: Option<UserId>,
+        session_id: Option<SessionId>,
+        client: &ClientContext,
+        code: Option<&'static str>,
+    ) {
+        let event = AuthEvent {
+            at,
+            kind,
+            user_id,
+            session_id,
+            client: client.clone(),
+            code,
+        };
+        tracing::info!(
+            target: "tessera::audit",
+            event = kind.as_str(),
+            user = user_id.map(|id| id.to_string()),
+            session = session_id.map(|id| id.to_string()),
+            ip = client.ip.map(|ip| ip.to_string()),
+            user_agent = client.user_agent.as_deref(),
+            code,
+            "auth event"
+        );
+        if let Err(error) = self.ports.audit.record(&event).await {
+            tracing::error!(error = %error, event = kind.as_str(), "audit event not stored");
+        }
+    }
+}

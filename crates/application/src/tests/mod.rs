@@ -1,0 +1,1 @@
+//! Unit tests of the use cases, with mockall mocks of every port.

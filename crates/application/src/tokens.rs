@@ -1,0 +1,200 @@
+//! Token material as the use cases see it. Secrets are types whose `Debug` prints
+//! nothing secret; only keyed hashes and sealed blobs are ever stored.
+
+use std::fmt;
+
+use tessera_domain::{Instant, RefreshTokenId, Role, SessionId, TimeDelta, UserId};
+use uuid::Uuid;
+
+macro_rules! redacted_debug {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
+/// A refresh token as the client holds it. Never stored, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainRefreshToken(String);
+redacted_debug!(PlainRefreshToken);
+
+impl PlainRefreshToken {
+    /// Wraps the client's string.
+    pub const fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    /// The secret itself, to hand to the client or to the codec.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The keyed hash (HMAC-SHA-256 with the server pepper) of a refresh token's secret:
+/// the only form in which a refresh token is at rest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshTokenHash(Vec<u8>);
+redacted_debug!(RefreshTokenHash);
+
+impl RefreshTokenHash {
+    pub const fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A freshly minted refresh token: the plaintext for the client, the hash for storage.
+#[derive(Debug, Clone)]
+pub struct MintedRefreshToken {
+    pub id: RefreshTokenId,
+    pub plain: PlainRefreshToken,
+    pub hash: RefreshTokenHash,
+}
+
+/// A presented refresh token that is well-formed; whether it is genuine is decided
+/// by comparing its hash with the stored one.
+#[derive(Debug, Clone)]
+pub struct PresentedRefreshToken {
+    pub id: RefreshTokenId,
+    pub plain: PlainRefreshToken,
+}
+
+/// A signed access token (a JWT). A bearer credential, so never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+redacted_debug!(AccessToken);
+
+impl AccessToken {
+    pub const fn new(jwt: String) -> Self {
+        Self(jwt)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The claims Tessera puts in an access token; `iss`, `aud`, `typ` and `nbf` (= `iat`)
+/// are added by the codec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// `sub`
+    pub user_id: UserId,
+    /// `sid`
+    pub session_id: SessionId,
+    /// `jti`
+    pub token_id: Uuid,
+    /// `iat` and `nbf`
+    pub issued_at: Instant,
+    /// `exp`
+    pub expires_at: Instant,
+    /// `roles`: the user's roles when the token was issued.
+    pub roles: Vec<Role>,
+}
+
+/// The secret part of a refresh response: what a duplicate inside the grace window
+/// must receive again, byte for byte.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrantSecrets {
+    pub access_token: AccessToken,
+    pub access_expires_at: Instant,
+    pub refresh_token: PlainRefreshToken,
+}
+redacted_debug!(GrantSecrets);
+
+/// [`GrantSecrets`] sealed (AEAD) under a key derived from the parent refresh token:
+/// only a holder of the parent can open it. Stored with the parent until the grace
+/// window ends.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedGrant(Vec<u8>);
+redacted_debug!(SealedGrant);
+
+impl SealedGrant {
+    pub const fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What a successful login or refresh gives the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub access_token: AccessToken,
+    /// Seconds until the access token expires, as of the response.
+    pub expires_in: TimeDelta,
+    pub refresh_token: PlainRefreshToken,
+    /// The worst case from now: `min(idle_timeout, absolute_expires_at - now)`.
+    pub refresh_expires_in: TimeDelta,
+}
+
+/// JWS algorithms an access token can be signed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SigningAlgorithm {
+    #[default]
+    EdDsa,
+    Hs256,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE `alg` name, also the configuration spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EdDsa => "EdDSA",
+            Self::Hs256 => "HS256",
+        }
+    }
+}
+
+impl std::str::FromStr for SigningAlgorithm {
+    type Err = tessera_domain::InvalidSetting;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "EdDSA" => Ok(Self::EdDsa),
+            "HS256" => Ok(Self::Hs256),
+            _ => Err(tessera_domain::InvalidSetting::new(
+                "signing_alg",
+                "must be EdDSA or HS256",
+            )),
+        }
+    }
+}
+
+/// The private half of a signing key: a PKCS#8 DER key, or an HMAC secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyMaterial(Vec<u8>);
+redacted_debug!(SigningKeyMaterial);
+
+impl SigningKeyMaterial {
+    pub const fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A signing key as stored in the database, shared by every node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    /// The JWS `kid`.
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    pub private_key: SigningKeyMaterial,
+    /// The public key in the form the codec verifies with (raw 32 bytes for Ed25519;
+    /// empty for HS256, whose secret is symmetric).
+    pub public_key: Vec<u8>,
+    pub created_at: Instant,
+}
