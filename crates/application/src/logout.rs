@@ -42,8 +42,8 @@ impl AuthService {
         now: Instant,
     ) -> Result<(), Error> {
         self.ports.sessions.revoke(session.id, reason, now).await?;
-        // No access token of this session can live past this instant.
-        let until = session.access_expires_at(now, &self.policy);
+        // No access token of this session is accepted past this instant.
+        let until = session.access_expires_at(now, &self.policy) + self.options.clock_leeway;
         if let Err(error) = self.ports.revocations.insert(session.id, until).await {
             tracing::warn!(session = %session.id, error = %error, "revocation not cached");
         }

@@ -280,3 +280,16 @@ pub trait AuditSink: Send + Sync {
     /// Infrastructure errors; the caller logs them and carries on.
     async fn record(&self, event: &AuthEvent) -> Result<(), Error>;
 }
+
+/// A backing service whose health `/readyz` reports (the database, the activity
+/// store).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// A short name for the report, e.g. `database`.
+    fn name(&self) -> &'static str;
+
+    /// # Errors
+    /// `Unavailable` when the service cannot be reached.
+    async fn check(&self) -> Result<(), Error>;
+}

@@ -54,9 +54,9 @@ impl AuthService {
             .find_refresh_token(presented.id)
             .await?
             .filter(|record| self.ports.refresh_tokens.matches(presented, &record.hash));
-        let recorded_activity = match &record {
+        let (recorded_activity, activity_unavailable) = match &record {
             Some(record) => self.last_seen(&record.session).await,
-            None => None,
+            None => (None, false),
         };
         let now = self.ports.clock.now();
         let attempt = record.as_ref().map(|record| RefreshAttempt {
@@ -77,6 +77,7 @@ impl AuthService {
                     && let Some(record) = &record
                 {
                     self.revoke_for_reuse(&record.session, now, client).await?;
+                    return Err(refusal.into());
                 }
                 let session = record.as_ref().map(|record| &record.session);
                 return Err(self.refused(refusal, session, now, client).await);
@@ -86,7 +87,11 @@ impl AuthService {
         let Some(record) = record else {
             return Err(Error::unexpected("refresh decided without a token record"));
         };
-        let code = decision.ip_changed.then_some("ip_changed");
+        // The audit trail notes what the decision tolerated.
+        let code = decision
+            .ip_changed
+            .then_some("ip_changed")
+            .or(activity_unavailable.then_some("activity_unavailable"));
         let grant = match decision.action {
             RefreshAction::RepeatWithinGrace => {
                 let grant = self.repeat(presented, &record, now)?;
@@ -113,11 +118,12 @@ impl AuthService {
         Ok(Some(grant))
     }
 
-    /// The activity store's record; if the store is unreachable the policy falls back
-    /// to `last_refreshed_at`, which can only make the idle timeout stricter.
-    async fn last_seen(&self, session: &Session) -> Option<Instant> {
+    /// The activity store's record, and whether the store failed. If it is unreachable
+    /// the policy falls back to `last_refreshed_at`, which can only make the idle
+    /// timeout stricter.
+    async fn last_seen(&self, session: &Session) -> (Option<Instant>, bool) {
         match self.ports.activity.last_seen(session.id).await {
-            Ok(seen) => seen,
+            Ok(seen) => (seen, false),
             Err(error) => {
                 tracing::warn!(
                     target: "tessera::audit",
@@ -125,7 +131,7 @@ impl AuthService {
                     error = %error,
                     "activity store unavailable; idle timeout falls back to last_refreshed_at"
                 );
-                None
+                (None, true)
             }
         }
     }

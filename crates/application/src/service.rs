@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tessera_domain::{ClientContext, Instant, SessionId, SessionPolicy, UserId};
+use tessera_domain::{ClientContext, Instant, SessionId, SessionPolicy, TimeDelta, UserId};
 
 use crate::ports::{
     AccessTokenCodec, ActivityStore, AuditSink, Clock, IdGenerator, PasswordHasher,
@@ -36,12 +36,18 @@ impl std::fmt::Debug for Ports {
 pub struct ServiceOptions {
     /// Whether `register` accepts new users.
     pub registration_open: bool,
+    /// The clock-skew leeway the access-token codec grants past `exp`. A revoked
+    /// session stays in the revocation list that much longer, or its last access token
+    /// would work again once the entry lapsed.
+    pub clock_leeway: TimeDelta,
 }
 
 impl Default for ServiceOptions {
+    /// Registration open, SPEC §3's 30 s leeway.
     fn default() -> Self {
         Self {
             registration_open: true,
+            clock_leeway: TimeDelta::seconds(30),
         }
     }
 }

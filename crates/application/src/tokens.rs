@@ -33,7 +33,7 @@ impl PlainRefreshToken {
     }
 }
 
-/// The keyed hash (HMAC-SHA-256 with the server pepper) of a refresh token's secret:
+/// The keyed hash (HMAC-SHA-256 with the server pepper) of a whole refresh token:
 /// the only form in which a refresh token is at rest.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshTokenHash(Vec<u8>);

@@ -1,0 +1,155 @@
+//! Logout: the session ends in storage, in the revocation list and in the activity
+//! store.
+
+use tessera_domain::{RevocationReason, Session, TimeDelta};
+
+use super::support::{
+    Mocks, SESSION_ID, USER_ID, client, live_session, minutes, now, principal, unavailable,
+};
+use crate::{AuthEventKind, Error};
+
+fn session_found(mocks: &mut Mocks, session: Option<Session>) {
+    mocks
+        .sessions
+        .expect_find_session()
+        .withf(|id| *id == SESSION_ID)
+        .times(1)
+        .return_once(move |_| Ok(session));
+}
+
+fn revoked_for_logout(mocks: &mut Mocks) {
+    mocks
+        .sessions
+        .expect_revoke()
+        .withf(|id, reason, at| {
+            *id == SESSION_ID && *reason == RevocationReason::Logout && *at == now()
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_and_bars_its_access_tokens_until_the_last_one_expires() {
+    let mut mocks = Mocks::new();
+    session_found(&mut mocks, Some(live_session()));
+    revoked_for_logout(&mut mocks);
+    mocks
+        .revocations
+        .expect_insert()
+        .withf(|id, until| {
+            *id == SESSION_ID && *until == now() + minutes(15) + TimeDelta::seconds(30)
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    mocks
+        .activity
+        .expect_forget()
+        .withf(|id| *id == SESSION_ID)
+        .times(1)
+        .returning(|_| Ok(()));
+    let (service, audit) = mocks.build();
+
+    service.logout(&principal(), &client()).await.unwrap();
+
+    let event = audit.only();
+    assert_eq!(event.kind, AuthEventKind::Logout);
+    assert_eq!(event.user_id, Some(USER_ID));
+    assert_eq!(event.session_id, Some(SESSION_ID));
+    assert_eq!(event.at, now());
+}
+
+#[tokio::test]
+async fn near_the_session_end_the_revocation_is_kept_only_until_that_end() {
+    let mut session = live_session();
+    session.absolute_expires_at = now() + minutes(4);
+    let mut mocks = Mocks::new();
+    session_found(&mut mocks, Some(session));
+    revoked_for_logout(&mut mocks);
+    mocks
+        .revocations
+        .expect_insert()
+        .withf(|id, until| {
+            *id == SESSION_ID && *until == now() + minutes(4) + TimeDelta::seconds(30)
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    mocks.activity.expect_forget().returning(|_| Ok(()));
+    let (service, _audit) = mocks.build();
+
+    service.logout(&principal(), &client()).await.unwrap();
+}
+
+#[tokio::test]
+async fn logging_out_of_an_unknown_session_is_not_found_and_revokes_nothing() {
+    let mut mocks = Mocks::new();
+    session_found(&mut mocks, None);
+    mocks.sessions.expect_revoke().never();
+    mocks.revocations.expect_insert().never();
+    mocks.activity.expect_forget().never();
+    let (service, audit) = mocks.build();
+
+    let result = service.logout(&principal(), &client()).await;
+
+    assert!(
+        matches!(result, Err(Error::NotFound("session"))),
+        "{result:?}"
+    );
+    assert!(audit.events().is_empty());
+}
+
+#[tokio::test]
+async fn unreachable_revocation_list_and_activity_store_do_not_fail_logout() {
+    let mut mocks = Mocks::new();
+    session_found(&mut mocks, Some(live_session()));
+    revoked_for_logout(&mut mocks);
+    mocks
+        .revocations
+        .expect_insert()
+        .times(1)
+        .returning(|_, _| Err(unavailable()));
+    mocks
+        .activity
+        .expect_forget()
+        .times(1)
+        .returning(|_| Err(unavailable()));
+    let (service, audit) = mocks.build();
+
+    service.logout(&principal(), &client()).await.unwrap();
+
+    assert_eq!(audit.kinds(), vec![AuthEventKind::Logout]);
+}
+
+#[tokio::test]
+async fn a_session_store_failure_fails_logout_before_any_cache_is_touched() {
+    let mut mocks = Mocks::new();
+    session_found(&mut mocks, Some(live_session()));
+    mocks
+        .sessions
+        .expect_revoke()
+        .times(1)
+        .returning(|_, _, _| Err(unavailable()));
+    mocks.revocations.expect_insert().never();
+    mocks.activity.expect_forget().never();
+    let (service, audit) = mocks.build();
+
+    let result = service.logout(&principal(), &client()).await;
+
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+    assert!(audit.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_session_store_that_cannot_be_read_fails_logout() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_find_session()
+        .times(1)
+        .returning(|_| Err(unavailable()));
+    mocks.sessions.expect_revoke().never();
+    let (service, _audit) = mocks.build();
+
+    let result = service.logout(&principal(), &client()).await;
+
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}

@@ -1,0 +1,68 @@
+//! New signing keys from the OS CSPRNG: Ed25519 key pairs (kid = RFC 7638 JWK
+//! thumbprint) and HS256 secrets (random kid, so the kid reveals nothing of the secret).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest as _, Sha256};
+use tessera_application::ports::SigningKeyGenerator;
+use tessera_application::{Error, SigningAlgorithm, SigningKey, SigningKeyMaterial};
+use tessera_domain::Instant;
+
+/// Length of a new HS256 secret: the SHA-256 output length (RFC 7518 §3.2).
+const HMAC_SECRET_BYTES: usize = 32;
+/// Random kids carry 128 bits.
+const RANDOM_KID_BYTES: usize = 16;
+
+/// [`SigningKeyGenerator`] drawing from `OsRng`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomSigningKeyGenerator;
+
+impl SigningKeyGenerator for RandomSigningKeyGenerator {
+    fn generate(&self, algorithm: SigningAlgorithm, now: Instant) -> Result<SigningKey, Error> {
+        match algorithm {
+            SigningAlgorithm::EdDsa => {
+                let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
+                let der = key
+                    .to_pkcs8_der()
+                    .map_err(|error| Error::unexpected(format!("Ed25519 PKCS#8: {error}")))?;
+                let public_key = key.verifying_key().to_bytes();
+                Ok(SigningKey {
+                    kid: ed25519_thumbprint(&public_key),
+                    algorithm,
+                    private_key: SigningKeyMaterial::new(der.as_bytes().to_vec()),
+                    public_key: public_key.to_vec(),
+                    created_at: now,
+                })
+            }
+            SigningAlgorithm::Hs256 => {
+                let mut secret = vec![0_u8; HMAC_SECRET_BYTES];
+                OsRng.fill_bytes(&mut secret);
+                Ok(SigningKey {
+                    kid: random_kid(),
+                    algorithm,
+                    private_key: SigningKeyMaterial::new(secret),
+                    public_key: Vec::new(),
+                    created_at: now,
+                })
+            }
+        }
+    }
+}
+
+/// RFC 7638 thumbprint of the Ed25519 public JWK (RFC 8037): SHA-256 of the required
+/// members in lexicographic order, without whitespace, as unpadded base64url.
+pub fn ed25519_thumbprint(public_key: &[u8; 32]) -> String {
+    let jwk = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(public_key)
+    );
+    URL_SAFE_NO_PAD.encode(Sha256::digest(jwk.as_bytes()))
+}
+
+fn random_kid() -> String {
+    let mut kid = [0_u8; RANDOM_KID_BYTES];
+    OsRng.fill_bytes(&mut kid);
+    URL_SAFE_NO_PAD.encode(kid)
+}
