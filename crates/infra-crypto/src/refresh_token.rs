@@ -67,6 +67,14 @@ impl Pepper {
             .map_err(|_| InvalidSetting::new("token_pepper", "cannot key HMAC-SHA-256"))
     }
 
+    /// Fresh key material from the OS CSPRNG, for a server that has no pepper yet (it
+    /// keeps the bytes where every node finds them, then calls [`Pepper::new`]).
+    pub fn generate_bytes() -> Vec<u8> {
+        let mut bytes = vec![0; Self::MIN_BYTES];
+        OsRng.fill_bytes(&mut bytes);
+        bytes
+    }
+
     /// A pepper written in configuration as base64 (standard or URL-safe alphabet,
     /// with or without padding).
     ///

@@ -1,0 +1,90 @@
+//! Response bodies shared by several endpoints.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tessera_application::TokenGrant;
+use tessera_domain::{Session, User};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A token pair (SPEC §4).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT (`typ: at+jwt`) to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// Opaque; rotates on every use. Store it safely.
+    pub refresh_token: String,
+    /// Seconds the refresh token stays usable at worst: min(idle timeout, time to the
+    /// session's absolute end). Activity extends it.
+    #[schema(example = 604_800)]
+    pub refresh_expires_in: i64,
+    pub session_id: Uuid,
+}
+
+impl From<TokenGrant> for TokenResponse {
+    fn from(grant: TokenGrant) -> Self {
+        Self {
+            access_token: grant.access_token.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: grant.expires_in.num_seconds(),
+            refresh_token: grant.refresh_token.expose().to_owned(),
+            refresh_expires_in: grant.refresh_expires_in.num_seconds(),
+            session_id: grant.session_id.as_uuid(),
+        }
+    }
+}
+
+/// A user as clients see it (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            roles: user
+                .roles
+                .iter()
+                .map(|role| role.as_str().to_owned())
+                .collect(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// A session as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_refreshed_at: DateTime<Utc>,
+    /// No refresh at or after this instant, whatever the activity.
+    pub absolute_expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<&Session> for SessionView {
+    fn from(session: &Session) -> Self {
+        Self {
+            id: session.id.as_uuid(),
+            created_at: session.created_at,
+            last_refreshed_at: session.last_refreshed_at,
+            absolute_expires_at: session.absolute_expires_at,
+            ip: session.client.ip.map(|ip| ip.to_string()),
+            user_agent: session.client.user_agent.clone(),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Extractors: who is calling (`ClientInfo`) and whether they hold a valid access
+//! token (`Authenticated`).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use tessera_application::{AuthService, Principal};
+use tessera_domain::ClientContext;
+
+use crate::ApiError;
+
+/// Longest User-Agent kept: it is stored with the session and shown in session lists.
+const MAX_USER_AGENT: usize = 512;
+
+/// The caller's address and User-Agent.
+#[derive(Debug, Clone)]
+pub struct ClientInfo(pub ClientContext);
+
+impl FromRequest for ClientInfo {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self(client_context(request))))
+    }
+}
+
+pub(crate) fn client_context(request: &HttpRequest) -> ClientContext {
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
+    ClientContext {
+        ip: request.peer_addr().map(|addr| addr.ip()),
+        user_agent,
+    }
+}
+
+/// A request with a valid access token of a live session. Extracting it records the
+/// session's activity.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub client: ClientContext,
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let service = request.app_data::<web::Data<AuthService>>().cloned();
+        let token = bearer_token(request);
+        let client = client_context(request);
+        Box::pin(async move {
+            let token = token?;
+            let service = service.ok_or_else(|| {
+                ApiError::Application(tessera_application::Error::unexpected(
+                    "AuthService missing from app data",
+                ))
+            })?;
+            let principal = service.authenticate(&token).await?;
+            Ok(Self { principal, client })
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <jwt>` header; anything else is refused
+/// before any verification work.
+fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
+    let refuse = || ApiError::unauthorized("the Authorization header must be `Bearer <jwt>`");
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("an access token is required"))?
+        .to_str()
+        .map_err(|_| refuse())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(refuse)?;
+    let token = token.trim();
+    let looks_like_jwt = token.split('.').count() == 3
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !scheme.eq_ignore_ascii_case("bearer") || !looks_like_jwt {
+        return Err(refuse());
+    }
+    Ok(token.to_owned())
+}

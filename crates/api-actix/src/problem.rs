@@ -1,0 +1,156 @@
+//! The one mapping from errors to HTTP: `application/problem+json` (RFC 9457) with a
+//! stable machine-readable `code`. Refusals keep their code; a 5xx logs the error
+//! chain and shows a generic body.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use tessera_application::{AccessDenial, Error};
+use utoipa::ToSchema;
+
+/// An error response. `code` is stable; `title` and `detail` are for people.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:tessera:problem:session_idle_timeout",
+    "title": "Unauthorized",
+    "status": 401,
+    "detail": "the session has been idle for too long; log in again",
+    "code": "session_idle_timeout"
+}))]
+pub struct Problem {
+    /// `urn:tessera:problem:<code>`
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// One of: refresh_token_invalid, session_revoked, session_lifetime_exceeded,
+    /// session_idle_timeout, user_disabled, client_mismatch, refresh_token_reused,
+    /// invalid_credentials, validation_failed, unauthorized, forbidden, not_found,
+    /// conflict, payload_too_large, unsupported_media_type, method_not_allowed,
+    /// service_unavailable, internal_error.
+    pub code: String,
+}
+
+/// Everything a handler or extractor can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Application(#[from] Error),
+    /// A request the API cannot read (bad JSON, wrong content type, bad header...).
+    #[error("{detail}")]
+    Request {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
+}
+
+impl ApiError {
+    pub(crate) fn request(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::Request {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn validation(detail: impl Into<String>) -> Self {
+        Self::request(StatusCode::BAD_REQUEST, "validation_failed", detail)
+    }
+
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::request(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    /// Status, code and the detail a client may see.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::Request {
+                status,
+                code,
+                detail,
+            } => (*status, code, detail.clone()),
+            Self::Application(error) => application_parts(error),
+        }
+    }
+}
+
+fn application_parts(error: &Error) -> (StatusCode, &'static str, String) {
+    let shown = |status, code| (status, code, error.to_string());
+    match error {
+        Error::Invalid(_) => shown(StatusCode::BAD_REQUEST, "validation_failed"),
+        Error::InvalidCredentials => shown(StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        Error::Refused(refusal) => shown(StatusCode::UNAUTHORIZED, refusal.code()),
+        Error::Unauthorized(AccessDenial::SessionRevoked) => {
+            shown(StatusCode::UNAUTHORIZED, "session_revoked")
+        }
+        Error::Unauthorized(AccessDenial::Invalid | AccessDenial::Expired) => {
+            shown(StatusCode::UNAUTHORIZED, "unauthorized")
+        }
+        Error::RegistrationClosed => shown(StatusCode::FORBIDDEN, "forbidden"),
+        Error::Conflict(_) => shown(StatusCode::CONFLICT, "conflict"),
+        Error::NotFound(_) => shown(StatusCode::NOT_FOUND, "not_found"),
+        Error::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "a backing service is unavailable; try again shortly".to_owned(),
+        ),
+        Error::Unexpected(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred".to_owned(),
+        ),
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code, detail) = self.parts();
+        if status.is_server_error() {
+            // The chain may name hosts or SQL: log it, never send it.
+            let mut chain = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(self);
+            while let Some(error) = source {
+                if !chain.is_empty() {
+                    chain.push_str(": ");
+                }
+                chain.push_str(&error.to_string());
+                source = error.source();
+            }
+            tracing::error!(status = status.as_u16(), code, error = %chain, "request failed");
+        }
+        problem_response(status, code, detail)
+    }
+}
+
+/// A problem+json response; also used for routes that do not exist.
+pub(crate) fn problem_response(status: StatusCode, code: &str, detail: String) -> HttpResponse {
+    let body = Problem {
+        kind: format!("urn:tessera:problem:{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+    };
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("application/problem+json")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+    }
+    response.json(body)
+}

@@ -1,0 +1,10 @@
+//! The `tessera` program as a library, so tests start the real server in-process:
+//! settings, wiring, and the subcommands.
+
+pub mod commands;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::{Settings, Sources};
+pub use startup::{Application, Components};

@@ -1,0 +1,352 @@
+//! Settings: a TOML file plus `TESSERA_*` environment variables (the environment
+//! wins), parsed once and validated into types. Every error names its setting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use chrono::TimeDelta;
+use tessera_application::SigningAlgorithm;
+use tessera_domain::{InvalidSetting, IpChangePolicy, SessionPolicy, SessionPolicySettings};
+
+/// Every setting Tessera reads, with its default. The TOML key is the name; the
+/// environment variable is `TESSERA_` + the name in upper case.
+const SETTINGS: &[(&str, Option<&str>)] = &[
+    ("bind", Some("127.0.0.1:8080")),
+    ("database_url", Some("sqlite://data/tessera.db")),
+    ("database_pool_size", Some("10")),
+    ("redis_url", None),
+    ("access_ttl", Some("15m")),
+    ("idle_timeout", Some("7d")),
+    ("absolute_lifetime", Some("30d")),
+    ("reuse_grace", Some("10s")),
+    ("issuer", Some("http://127.0.0.1:8080")),
+    ("audience", Some("tessera")),
+    ("registration", Some("open")),
+    ("log_format", Some("pretty")),
+    ("signing_alg", Some("EdDSA")),
+    ("clock_leeway", Some("30s")),
+    ("bind_user_agent", Some("false")),
+    ("ip_change", Some("allow")),
+    ("activity_write_interval", Some("60s")),
+    ("token_pepper", None),
+    ("shutdown_timeout", Some("30s")),
+];
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A secret setting: kept out of `Debug` and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Validated settings, passed down by value.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    /// May carry a password, hence secret.
+    pub database_url: SecretString,
+    pub database_pool_size: u32,
+    pub policy: SessionPolicy,
+    pub issuer: String,
+    pub audience: String,
+    pub registration_open: bool,
+    pub log_format: LogFormat,
+    pub signing_alg: SigningAlgorithm,
+    pub clock_leeway: TimeDelta,
+    pub activity_write_interval: TimeDelta,
+    /// The server pepper for refresh-token hashes; `None` → one kept in the database.
+    pub token_pepper: Option<SecretString>,
+    pub shutdown_timeout: std::time::Duration,
+}
+
+/// Where settings come from: the file's values and the environment's.
+#[derive(Debug, Default)]
+pub struct Sources {
+    values: BTreeMap<String, String>,
+}
+
+impl Sources {
+    /// Reads `path` (if any) and then the given environment variables on top.
+    ///
+    /// # Errors
+    /// An unreadable file, invalid TOML, or an unknown key in the file.
+    pub fn load(
+        path: Option<&Path>,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, InvalidSetting> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                InvalidSetting::new("config", format!("cannot read {}: {error}", path.display()))
+            })?;
+            let table: toml::Table = text.parse().map_err(|error| {
+                InvalidSetting::new("config", format!("is not valid TOML: {error}"))
+            })?;
+            for (key, value) in table {
+                let Some(name) = known(&key) else {
+                    return Err(InvalidSetting::new(
+                        "config",
+                        format!("has an unknown setting `{key}`"),
+                    ));
+                };
+                let text = match value {
+                    toml::Value::String(text) => text,
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_owned)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.to_string(),
+                };
+                values.insert(name.to_owned(), text);
+            }
+        }
+        for (key, value) in environment {
+            let Some(rest) = key.strip_prefix("TESSERA_") else {
+                continue;
+            };
+            if let Some(name) = known(&rest.to_ascii_lowercase()) {
+                values.insert(name.to_owned(), value);
+            }
+        }
+        Ok(Self { values })
+    }
+
+    fn raw(&self, name: &'static str) -> Option<&str> {
+        self.values.get(name).map(String::as_str).or_else(|| {
+            SETTINGS
+                .iter()
+                .find(|(key, _)| *key == name)
+                .and_then(|(_, default)| *default)
+        })
+    }
+
+    fn required(&self, name: &'static str) -> Result<&str, InvalidSetting> {
+        self.raw(name)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| InvalidSetting::new(name, "must be set"))
+    }
+
+    fn duration(&self, name: &'static str) -> Result<TimeDelta, InvalidSetting> {
+        let text = self.required(name)?;
+        let duration = humantime::parse_duration(text).map_err(|error| {
+            InvalidSetting::new(
+                name,
+                format!("must be a duration such as 15m, 7d or 10s ({error})"),
+            )
+        })?;
+        TimeDelta::from_std(duration).map_err(|_| InvalidSetting::new(name, "is too long"))
+    }
+
+    fn boolean(&self, name: &'static str) -> Result<bool, InvalidSetting> {
+        match self.required(name)?.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(InvalidSetting::new(name, "must be true or false")),
+        }
+    }
+
+    /// Validates every setting into [`Settings`].
+    ///
+    /// # Errors
+    /// The first invalid setting, by name.
+    pub fn settings(&self) -> Result<Settings, InvalidSetting> {
+        let policy = SessionPolicy::try_from(SessionPolicySettings {
+            access_ttl: self.duration("access_ttl")?,
+            idle_timeout: self.duration("idle_timeout")?,
+            absolute_lifetime: self.duration("absolute_lifetime")?,
+            reuse_grace: self.duration("reuse_grace")?,
+            bind_user_agent: self.boolean("bind_user_agent")?,
+            ip_change: self.required("ip_change")?.parse::<IpChangePolicy>()?,
+        })?;
+        if self
+            .raw("redis_url")
+            .is_some_and(|url| !url.trim().is_empty())
+        {
+            return Err(InvalidSetting::new(
+                "redis_url",
+                "is not supported by this version yet; unset it to use the in-memory activity store",
+            ));
+        }
+        let activity_write_interval = self.duration("activity_write_interval")?;
+        if activity_write_interval >= policy.idle_timeout() {
+            return Err(InvalidSetting::new(
+                "activity_write_interval",
+                "must be shorter than idle_timeout",
+            ));
+        }
+        let token_pepper = match self.raw("token_pepper").map(str::trim) {
+            None | Some("") => None,
+            Some(pepper) if pepper.len() < 32 => {
+                return Err(InvalidSetting::new(
+                    "token_pepper",
+                    "must be at least 32 characters",
+                ));
+            }
+            Some(pepper) => Some(SecretString(pepper.to_owned())),
+        };
+        Ok(Settings {
+            bind: self.required("bind")?.parse().map_err(|_| {
+                InvalidSetting::new("bind", "must be an address such as 127.0.0.1:8080")
+            })?,
+            database_url: SecretString(self.required("database_url")?.to_owned()),
+            database_pool_size: self
+                .required("database_pool_size")?
+                .parse()
+                .ok()
+                .filter(|size| (1..=1000).contains(size))
+                .ok_or_else(|| {
+                    InvalidSetting::new("database_pool_size", "must be a number from 1 to 1000")
+                })?,
+            policy,
+            issuer: self.required("issuer")?.to_owned(),
+            audience: self.required("audience")?.to_owned(),
+            registration_open: match self.required("registration")? {
+                "open" => true,
+                "closed" => false,
+                _ => {
+                    return Err(InvalidSetting::new(
+                        "registration",
+                        "must be open or closed",
+                    ));
+                }
+            },
+            log_format: match self.required("log_format")? {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => return Err(InvalidSetting::new("log_format", "must be pretty or json")),
+            },
+            signing_alg: self.required("signing_alg")?.parse()?,
+            clock_leeway: self.duration("clock_leeway")?,
+            activity_write_interval,
+            token_pepper,
+            shutdown_timeout: self
+                .duration("shutdown_timeout")?
+                .to_std()
+                .map_err(|_| InvalidSetting::new("shutdown_timeout", "must not be negative"))?,
+        })
+    }
+}
+
+fn known(key: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .map(|(name, _)| *name)
+        .find(|name| *name == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, InvalidSetting> {
+        Sources::load(None, env(pairs))?.settings()
+    }
+
+    #[test]
+    fn defaults_need_no_setup() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database_url.expose(), "sqlite://data/tessera.db");
+        assert_eq!(settings.policy, SessionPolicy::default());
+        assert!(settings.registration_open);
+        assert_eq!(settings.signing_alg, SigningAlgorithm::EdDsa);
+        assert_eq!(settings.clock_leeway, TimeDelta::seconds(30));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("tessera-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tessera.toml");
+        std::fs::write(
+            &file,
+            "access_ttl = \"5m\"\nidle_timeout = \"1h\"\nregistration = \"closed\"\n",
+        )
+        .unwrap();
+        let sources = Sources::load(Some(&file), env(&[("TESSERA_ACCESS_TTL", "2m")])).unwrap();
+        let settings = sources.settings().unwrap();
+        assert_eq!(settings.policy.access_ttl(), TimeDelta::minutes(2));
+        assert_eq!(settings.policy.idle_timeout(), TimeDelta::hours(1));
+        assert!(!settings.registration_open);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let error = settings(&[("TESSERA_ACCESS_TTL", "8d")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "access_ttl must be shorter than idle_timeout"
+        );
+        let error = settings(&[("TESSERA_IDLE_TIMEOUT", "soon")]).unwrap_err();
+        assert_eq!(error.setting(), "idle_timeout");
+        let error = settings(&[("TESSERA_BIND", "everywhere")]).unwrap_err();
+        assert_eq!(error.setting(), "bind");
+        let error = settings(&[("TESSERA_IP_CHANGE", "maybe")]).unwrap_err();
+        assert_eq!(error.setting(), "ip_change");
+        let error = settings(&[("TESSERA_SIGNING_ALG", "none")]).unwrap_err();
+        assert_eq!(error.setting(), "signing_alg");
+        let error = settings(&[("TESSERA_TOKEN_PEPPER", "short")]).unwrap_err();
+        assert_eq!(error.setting(), "token_pepper");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-settings-unknown-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tessera.toml");
+        std::fs::write(&file, "acess_ttl = \"5m\"\n").unwrap();
+        let error = Sources::load(Some(&file), Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("acess_ttl"), "{error}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let settings = settings(&[
+            (
+                "TESSERA_DATABASE_URL",
+                "postgres://tessera:hunter2@db/tessera",
+            ),
+            (
+                "TESSERA_TOKEN_PEPPER",
+                "0123456789abcdef0123456789abcdef-pepper",
+            ),
+        ])
+        .unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2"));
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+    }
+}

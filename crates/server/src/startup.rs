@@ -1,0 +1,147 @@
+//! Wiring: adapters built from settings, plugged into the use cases and the HTTP API.
+//! Nothing here decides anything.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::HttpServer;
+use actix_web::dev::Server;
+use tessera_api_actix::ApiState;
+use tessera_application::ports::{Clock, HealthCheck};
+use tessera_application::{AuthService, Error, Ports, ServiceOptions, ensure_signing_key};
+use tessera_infra_activity::{MemoryActivityStore, MemoryRevocationList};
+use tessera_infra_crypto::{
+    AccessTokenSettings, Argon2PasswordHasher, HmacRefreshTokenCodec, JwtAccessTokenCodec,
+    PasswordHashingSettings, Pepper, RandomIds, RandomSigningKeyGenerator, SystemClock,
+};
+use tessera_infra_diesel::{
+    Database, DieselAuditSink, DieselServerSecrets, DieselSessionRepository,
+    DieselSigningKeyRepository, DieselUserRepository, TOKEN_PEPPER,
+};
+
+use crate::settings::Settings;
+
+/// The adapters and the service, built from settings; shared by `serve` and the
+/// operator subcommands.
+#[derive(Debug, Clone)]
+pub struct Components {
+    pub database: Database,
+    pub service: AuthService,
+}
+
+impl Components {
+    /// Connects to the database, applies migrations, loads (or creates) the signing
+    /// key and the token pepper, and builds the service.
+    ///
+    /// # Errors
+    /// The database cannot be reached or migrated, or a key cannot be loaded.
+    pub async fn build(settings: &Settings) -> Result<Self, Error> {
+        let database =
+            Database::connect(settings.database_url.expose(), settings.database_pool_size)?;
+        database.run_pending_migrations().await?;
+        let clock = Arc::new(SystemClock);
+        let keys = ensure_signing_key(
+            &DieselSigningKeyRepository::new(database.clone()),
+            &RandomSigningKeyGenerator,
+            settings.signing_alg,
+            clock.now(),
+        )
+        .await?;
+        let access_settings = AccessTokenSettings::new(
+            settings.signing_alg,
+            settings.issuer.clone(),
+            settings.audience.clone(),
+        )
+        .and_then(|access| access.with_leeway(settings.clock_leeway))
+        .map_err(|error| Error::unexpected(error.to_string()))?;
+        let pepper = match &settings.token_pepper {
+            Some(pepper) => Pepper::new(pepper.expose().as_bytes()),
+            None => Pepper::new(
+                DieselServerSecrets::new(database.clone())
+                    .get_or_insert(TOKEN_PEPPER, Pepper::generate_bytes(), clock.now())
+                    .await?,
+            ),
+        }
+        .map_err(|error| Error::unexpected(error.to_string()))?;
+        let hasher = Argon2PasswordHasher::new(PasswordHashingSettings::default())
+            .map_err(|error| Error::unexpected(error.to_string()))?;
+        let policy = settings.policy.clone();
+        let ports = Ports {
+            users: Arc::new(DieselUserRepository::new(database.clone())),
+            sessions: Arc::new(DieselSessionRepository::new(database.clone())),
+            activity: Arc::new(MemoryActivityStore::new(
+                settings.activity_write_interval,
+                policy.idle_timeout(),
+            )),
+            revocations: Arc::new(MemoryRevocationList::new()),
+            access_tokens: Arc::new(JwtAccessTokenCodec::new(keys, access_settings)?),
+            refresh_tokens: Arc::new(HmacRefreshTokenCodec::new(pepper)),
+            passwords: Arc::new(hasher),
+            audit: Arc::new(DieselAuditSink::new(database.clone())),
+            clock,
+            ids: Arc::new(RandomIds),
+        };
+        let options = ServiceOptions {
+            registration_open: settings.registration_open,
+            clock_leeway: settings.clock_leeway,
+        };
+        Ok(Self {
+            database,
+            service: AuthService::new(ports, policy, options),
+        })
+    }
+}
+
+/// A running HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds everything and binds `settings.bind` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// As [`Components::build`], or the address cannot be bound.
+    pub async fn build(settings: &Settings) -> Result<Self, Error> {
+        let components = Components::build(settings).await?;
+        let listener =
+            TcpListener::bind(settings.bind).map_err(|error| Error::Unexpected(Box::new(error)))?;
+        let port = listener
+            .local_addr()
+            .map_err(|error| Error::Unexpected(Box::new(error)))?
+            .port();
+        let state = ApiState {
+            service: components.service,
+            health_checks: vec![Arc::new(components.database) as Arc<dyn HealthCheck>],
+        };
+        let server = HttpServer::new(move || tessera_api_actix::app(state.clone()))
+            .listen(listener)
+            .map_err(|error| Error::Unexpected(Box::new(error)))?
+            // In-flight requests finish on SIGTERM/SIGINT before the process exits.
+            .shutdown_timeout(settings.shutdown_timeout.as_secs())
+            .run();
+        Ok(Self { port, server })
+    }
+
+    /// The bound port.
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    ///
+    /// # Errors
+    /// The server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP-level tests: placeholder while the suite is written.
