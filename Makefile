@@ -8,7 +8,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 test: ## every test of the workspace (PostgreSQL tests run against TESSERA_TEST_DATABASE_URL)
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace
 
 check: fmt clippy layering ## formatting, lints on all targets, dependency direction
 
@@ -26,6 +26,9 @@ layering:
 coverage: ## line coverage per crate with cargo-tarpaulin (installed when missing)
 	@command -v cargo-tarpaulin >/dev/null || $(CARGO) install cargo-tarpaulin --locked
 	@bash scripts/coverage.sh
+
+run: ## build and serve on the embedded SQLite default (./data), printing the URLs
+	$(CARGO) run -p tessera-server --bin tessera -- serve
 
 build: ## release build of the workspace
 	$(CARGO) build --workspace --release

@@ -6,7 +6,7 @@ mkdir -p target/coverage
 status=0
 for crate in tessera-domain tessera-application tessera-infra-crypto tessera-infra-activity tessera-infra-diesel; do
   dir=crates/${crate#tessera-}
-  out=$(cargo tarpaulin -p "$crate" --skip-clean --engine llvm --include-files "$dir/src/*" "$dir/src/**/*" \
+  out=$(cargo tarpaulin -p "$crate" --skip-clean --engine llvm --target-dir target/coverage-build --include-files "$dir/src/*" "$dir/src/**/*" \
         --exclude-files "$dir/src/tests/*" --out Json --output-dir "target/coverage/$crate" 2>&1 | tail -1)
   pct=$(grep -oE '[0-9]+\.[0-9]+% coverage' <<<"$out" | head -1 | cut -d% -f1)
   printf '%-28s %6s%%\n' "$crate" "${pct:-?}"

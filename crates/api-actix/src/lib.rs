@@ -67,7 +67,7 @@ pub fn app(
                 .url("/openapi.json", api)
                 .config(utoipa_swagger_ui::Config::default().validator_url("none")),
         )
-        .default_service(web::to(endpoints::not_found))
+        .default_service(web::to(endpoints::unrouted))
 }
 
 /// The OpenAPI document of [`app`], from the same route list.

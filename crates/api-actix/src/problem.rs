@@ -154,3 +154,119 @@ pub(crate) fn problem_response(status: StatusCode, code: &str, detail: String) -
     }
     response.json(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+    use tessera_domain::{InvalidInput, RefreshRefusal};
+
+    use super::*;
+
+    async fn answer(error: Error) -> (StatusCode, serde_json::Value) {
+        let response = ApiError::from(error).error_response();
+        let status = response.status();
+        let body = to_bytes(response.into_body()).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn every_refusal_keeps_its_stable_code_with_401() {
+        for refusal in [
+            RefreshRefusal::TokenInvalid,
+            RefreshRefusal::SessionRevoked,
+            RefreshRefusal::LifetimeExceeded,
+            RefreshRefusal::IdleTimeout,
+            RefreshRefusal::UserDisabled,
+            RefreshRefusal::ClientMismatch,
+            RefreshRefusal::Reused,
+        ] {
+            let (status, body) = answer(Error::Refused(refusal)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert_eq!(body["code"], refusal.code());
+            assert_eq!(body["status"], 401);
+            assert_eq!(
+                body["type"],
+                format!("urn:tessera:problem:{}", refusal.code())
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn application_errors_map_to_their_status_and_code() {
+        let cases = [
+            (
+                Error::Invalid(InvalidInput {
+                    field: "email",
+                    message: "must be an e-mail address",
+                }),
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+            ),
+            (
+                Error::InvalidCredentials,
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+            ),
+            (
+                Error::Unauthorized(AccessDenial::Invalid),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            ),
+            (
+                Error::Unauthorized(AccessDenial::Expired),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            ),
+            (
+                Error::Unauthorized(AccessDenial::SessionRevoked),
+                StatusCode::UNAUTHORIZED,
+                "session_revoked",
+            ),
+            (
+                Error::RegistrationClosed,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+            ),
+            (Error::Conflict("user"), StatusCode::CONFLICT, "conflict"),
+            (
+                Error::NotFound("session"),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+        ];
+        for (error, expected_status, expected_code) in cases {
+            let (status, body) = answer(error).await;
+            assert_eq!(
+                (status, body["code"].as_str().unwrap()),
+                (expected_status, expected_code)
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn server_errors_show_a_generic_body_and_no_internals() {
+        let secret = "connection to postgres://admin:hunter2@db failed: SELECT * FROM users";
+        let (status, body) = answer(Error::Unavailable(secret.into())).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], "service_unavailable");
+        assert!(!body.to_string().contains("hunter2"));
+        let (status, body) = answer(Error::Unexpected(secret.into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "internal_error");
+        assert!(!body.to_string().contains("SELECT"));
+    }
+
+    #[actix_web::test]
+    async fn problems_are_problem_json_and_never_cached() {
+        let response = ApiError::from(Error::InvalidCredentials).error_response();
+        let headers = response.headers();
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
+        assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+        assert_eq!(headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+        let response = ApiError::from(Error::Unavailable("down".into())).error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    }
+}

@@ -1,5 +1,6 @@
 //! Use case: e-mail and password in, a new session and its first token pair out.
 
+use chrono::SubsecRound;
 use tessera_domain::{
     ClientContext, EmailAddress, Instant, Password, RefreshRefusal, RefreshToken, Session, User,
     UserStanding,
@@ -91,7 +92,7 @@ impl AuthService {
         let first = RefreshToken::first(minted.id, session.id, now);
         let secrets = GrantSecrets {
             access_token: self.issue_access_token(user, &session, now)?,
-            access_expires_at: session.access_expires_at(now, &self.policy),
+            access_expires_at: self.access_expires_at(&session, now),
             refresh_token: minted.plain,
         };
         self.ports
@@ -114,10 +115,18 @@ impl AuthService {
             session_id: session.id,
             token_id: self.ports.ids.token_id(),
             issued_at: now,
-            expires_at: session.access_expires_at(now, &self.policy),
+            expires_at: self.access_expires_at(session, now),
             roles: user.roles.clone(),
         };
         self.ports.access_tokens.issue(&claims)
+    }
+
+    /// When an access token issued at `now` expires, in whole seconds: JWT `exp` is a
+    /// whole number of seconds, and `expires_in` must not promise more than `exp` keeps.
+    pub(crate) fn access_expires_at(&self, session: &Session, now: Instant) -> Instant {
+        session
+            .access_expires_at(now, &self.policy)
+            .trunc_subsecs(0)
     }
 
     /// The response for `secrets`, with lifetimes counted from `now`.

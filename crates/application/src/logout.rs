@@ -2,7 +2,7 @@
 
 use tessera_domain::{ClientContext, Instant, RevocationReason, Session};
 
-use crate::{AuthEventKind, AuthService, Error, Principal};
+use crate::{AccessDenial, AuthEventKind, AuthService, Error, Principal};
 
 impl AuthService {
     /// Revokes the caller's session: its refresh tokens stop at once, and its access
@@ -18,6 +18,11 @@ impl AuthService {
             .await?
             .ok_or(Error::NotFound("session"))?;
         let now = self.ports.clock.now();
+        // The token may have passed the revocation list (e.g. one refilled after a
+        // restart); the database has the last word.
+        if !session.is_live_at(now) {
+            return Err(AccessDenial::SessionRevoked.into());
+        }
         self.end_session(&session, RevocationReason::Logout, now)
             .await?;
         self.audit(
@@ -51,5 +56,32 @@ impl AuthService {
             tracing::warn!(session = %session.id, error = %error, "activity not cleared");
         }
         Ok(())
+    }
+}
+
+impl AuthService {
+    /// Refills the revocation list from the database at start: every session revoked
+    /// recently enough that one of its access tokens may still be unexpired. Without
+    /// this a restart (or a new node) would accept them again.
+    ///
+    /// # Errors
+    /// Infrastructure errors of the database or the revocation list.
+    pub async fn restore_revocations(&self) -> Result<usize, Error> {
+        let now = self.ports.clock.now();
+        let horizon = self.policy.access_ttl() + self.options.clock_leeway;
+        let revoked = self.ports.sessions.revoked_since(now - horizon).await?;
+        let mut restored = 0;
+        for session in &revoked {
+            let Some(revoked_at) = session.revoked_at else {
+                continue;
+            };
+            let until =
+                session.access_expires_at(revoked_at, &self.policy) + self.options.clock_leeway;
+            if until > now {
+                self.ports.revocations.insert(session.id, until).await?;
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
 }

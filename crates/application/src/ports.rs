@@ -136,6 +136,40 @@ pub trait SessionRepository: Send + Sync {
     /// # Errors
     /// Only infrastructure errors.
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, Error>;
+
+    /// The user's sessions that are not revoked and not past their absolute end at
+    /// `now`, most recent login first.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn list_active_for_user(&self, user: UserId, now: Instant)
+    -> Result<Vec<Session>, Error>;
+
+    /// Revokes every live session of the user except `keep`; returns the ids revoked.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: RevocationReason,
+        now: Instant,
+    ) -> Result<Vec<SessionId>, Error>;
+
+    /// Sessions revoked at or after `since` (to refill the revocation list at start).
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn revoked_since(&self, since: Instant) -> Result<Vec<Session>, Error>;
+
+    /// Deletes sessions (with their tokens) that ended before `cutoff`, and clears
+    /// sealed responses of tokens rotated before `sealed_cutoff`. Returns the number
+    /// of sessions deleted.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn purge(&self, cutoff: Instant, sealed_cutoff: Instant) -> Result<usize, Error>;
 }
 
 /// Signing keys, shared by every node through the database.

@@ -152,7 +152,7 @@ impl AuthService {
         let successor = record.token.successor(minted.id, now);
         let secrets = GrantSecrets {
             access_token: self.issue_access_token(user, &session, now)?,
-            access_expires_at: session.access_expires_at(now, &self.policy),
+            access_expires_at: self.access_expires_at(&session, now),
             refresh_token: minted.plain,
         };
         let sealed_successor = self.ports.refresh_tokens.seal(&presented.plain, &secrets)?;

@@ -4,12 +4,14 @@
 //! no randomness. The application layer gathers the state, asks this crate for a
 //! decision and performs it.
 
+mod device;
 mod ids;
 mod policy;
 mod refresh;
 mod session;
 mod user;
 
+pub use device::device_label;
 pub use ids::{RefreshTokenId, SessionId, UserId};
 pub use policy::{InvalidSetting, IpChangePolicy, SessionPolicy, SessionPolicySettings};
 pub use refresh::{RefreshAction, RefreshAttempt, RefreshDecision, RefreshRefusal, RefreshToken};

@@ -139,6 +139,11 @@ impl Role {
         Self("user".to_owned())
     }
 
+    /// Operators: may see and end other users' sessions and disable users.
+    pub fn admin() -> Self {
+        Self("admin".to_owned())
+    }
+
     /// Lower-case letters, digits, `_`, `-` and `:`; 1 to 64 characters.
     ///
     /// # Errors
@@ -184,6 +189,11 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the user holds `role`.
+    pub fn has_role(&self, role: &Role) -> bool {
+        self.roles.contains(role)
+    }
+
     /// Whether the user may log in and refresh.
     pub const fn standing(&self) -> UserStanding {
         if self.disabled_at.is_some() {

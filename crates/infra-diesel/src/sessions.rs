@@ -42,104 +42,6 @@ impl DieselSessionRepository {
     pub const fn new(database: Database) -> Self {
         Self { database }
     }
-
-    /// The user's sessions that are not revoked and not past their absolute end at
-    /// `now`, most recent login first (the session list, SPEC §4).
-    ///
-    /// # Errors
-    /// Only infrastructure errors.
-    pub async fn list_active_for_user(
-        &self,
-        user: UserId,
-        now: Instant,
-    ) -> Result<Vec<Session>, Error> {
-        self.database
-            .run(move |connection| {
-                sessions::table
-                    .filter(sessions::user_id.eq(user.to_string()))
-                    .filter(sessions::revoked_at.is_null())
-                    .filter(sessions::absolute_expires_at.gt(to_db_time(now)))
-                    .order((sessions::created_at.desc(), sessions::id.desc()))
-                    .select(SessionRow::as_select())
-                    .load(connection)
-                    .map_err(|error| query_error(error, ENTITY))?
-                    .into_iter()
-                    .map(Session::try_from)
-                    .collect()
-            })
-            .await
-    }
-
-    /// Revokes every live session of the user except `keep` (logout-all, password
-    /// change, disabling a user) and returns the ids it revoked, for the revocation
-    /// list.
-    ///
-    /// # Errors
-    /// Only infrastructure errors.
-    pub async fn revoke_all_for_user(
-        &self,
-        user: UserId,
-        keep: Option<SessionId>,
-        reason: RevocationReason,
-        now: Instant,
-    ) -> Result<Vec<SessionId>, Error> {
-        self.database
-            .run(move |connection| {
-                let mut query = diesel::update(sessions::table)
-                    .filter(sessions::user_id.eq(user.to_string()))
-                    .filter(sessions::revoked_at.is_null())
-                    .into_boxed();
-                if let Some(keep) = keep {
-                    query = query.filter(sessions::id.ne(keep.to_string()));
-                }
-                let revoked: Vec<String> = query
-                    .set((
-                        sessions::revoked_at.eq(to_db_time(now)),
-                        sessions::revocation_reason.eq(reason.as_str()),
-                    ))
-                    .returning(sessions::id)
-                    .get_results(connection)
-                    .map_err(|error| query_error(error, ENTITY))?;
-                revoked
-                    .iter()
-                    .map(|id| {
-                        id.parse()
-                            .map_err(|error| BadStoredValue::error("sessions.id", error))
-                    })
-                    .collect()
-            })
-            .await
-    }
-
-    /// Housekeeping (SPEC §6): deletes sessions, with their tokens, that ended before
-    /// `cutoff` (absolute end or revocation), and clears sealed responses of tokens
-    /// used before `sealed_cutoff` (the grace window has passed, so nobody may open
-    /// them again). Returns the number of sessions deleted.
-    ///
-    /// # Errors
-    /// Only infrastructure errors.
-    pub async fn purge(&self, cutoff: Instant, sealed_cutoff: Instant) -> Result<usize, Error> {
-        self.database
-            .run(move |connection| {
-                let cutoff = to_db_time(cutoff);
-                let deleted = diesel::delete(sessions::table)
-                    .filter(
-                        sessions::absolute_expires_at
-                            .lt(cutoff)
-                            .or(sessions::revoked_at.lt(cutoff)),
-                    )
-                    .execute(connection)
-                    .map_err(|error| query_error(error, ENTITY))?;
-                diesel::update(refresh_tokens::table)
-                    .filter(refresh_tokens::sealed_successor.is_not_null())
-                    .filter(refresh_tokens::used_at.lt(to_db_time(sealed_cutoff)))
-                    .set(refresh_tokens::sealed_successor.eq(None::<Vec<u8>>))
-                    .execute(connection)
-                    .map_err(|error| query_error(error, ENTITY))?;
-                Ok(deleted)
-            })
-            .await
-    }
 }
 
 /// The rotation transaction. Each statement is conditional, so the outcome is decided
@@ -319,6 +221,120 @@ impl SessionRepository for DieselSessionRepository {
                     .map_err(|error| query_error(error, ENTITY))?
                     .map(Session::try_from)
                     .transpose()
+            })
+            .await
+    }
+
+    /// The user's sessions that are not revoked and not past their absolute end at
+    /// `now`, most recent login first (the session list, SPEC §4).
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn list_active_for_user(
+        &self,
+        user: UserId,
+        now: Instant,
+    ) -> Result<Vec<Session>, Error> {
+        self.database
+            .run(move |connection| {
+                sessions::table
+                    .filter(sessions::user_id.eq(user.to_string()))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::absolute_expires_at.gt(to_db_time(now)))
+                    .order((sessions::created_at.desc(), sessions::id.desc()))
+                    .select(SessionRow::as_select())
+                    .load(connection)
+                    .map_err(|error| query_error(error, ENTITY))?
+                    .into_iter()
+                    .map(Session::try_from)
+                    .collect()
+            })
+            .await
+    }
+
+    /// Revokes every live session of the user except `keep` (logout-all, password
+    /// change, disabling a user) and returns the ids it revoked, for the revocation
+    /// list.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: RevocationReason,
+        now: Instant,
+    ) -> Result<Vec<SessionId>, Error> {
+        self.database
+            .run(move |connection| {
+                let mut query = diesel::update(sessions::table)
+                    .filter(sessions::user_id.eq(user.to_string()))
+                    .filter(sessions::revoked_at.is_null())
+                    .into_boxed();
+                if let Some(keep) = keep {
+                    query = query.filter(sessions::id.ne(keep.to_string()));
+                }
+                let revoked: Vec<String> = query
+                    .set((
+                        sessions::revoked_at.eq(to_db_time(now)),
+                        sessions::revocation_reason.eq(reason.as_str()),
+                    ))
+                    .returning(sessions::id)
+                    .get_results(connection)
+                    .map_err(|error| query_error(error, ENTITY))?;
+                revoked
+                    .iter()
+                    .map(|id| {
+                        id.parse()
+                            .map_err(|error| BadStoredValue::error("sessions.id", error))
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    /// Housekeeping (SPEC §6): deletes sessions, with their tokens, that ended before
+    /// `cutoff` (absolute end or revocation), and clears sealed responses of tokens
+    /// used before `sealed_cutoff` (the grace window has passed, so nobody may open
+    /// them again). Returns the number of sessions deleted.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn purge(&self, cutoff: Instant, sealed_cutoff: Instant) -> Result<usize, Error> {
+        self.database
+            .run(move |connection| {
+                let cutoff = to_db_time(cutoff);
+                let deleted = diesel::delete(sessions::table)
+                    .filter(
+                        sessions::absolute_expires_at
+                            .lt(cutoff)
+                            .or(sessions::revoked_at.lt(cutoff)),
+                    )
+                    .execute(connection)
+                    .map_err(|error| query_error(error, ENTITY))?;
+                diesel::update(refresh_tokens::table)
+                    .filter(refresh_tokens::sealed_successor.is_not_null())
+                    .filter(refresh_tokens::used_at.lt(to_db_time(sealed_cutoff)))
+                    .set(refresh_tokens::sealed_successor.eq(None::<Vec<u8>>))
+                    .execute(connection)
+                    .map_err(|error| query_error(error, ENTITY))?;
+                Ok(deleted)
+            })
+            .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn revoked_since(&self, since: Instant) -> Result<Vec<Session>, Error> {
+        self.database
+            .run(move |connection| {
+                sessions::table
+                    .filter(sessions::revoked_at.ge(to_db_time(since)))
+                    .select(SessionRow::as_select())
+                    .load(connection)
+                    .map_err(|error| query_error(error, ENTITY))?
+                    .into_iter()
+                    .map(Session::try_from)
+                    .collect()
             })
             .await
     }

@@ -85,10 +85,10 @@ impl Components {
             registration_open: settings.registration_open,
             clock_leeway: settings.clock_leeway,
         };
-        Ok(Self {
-            database,
-            service: AuthService::new(ports, policy, options),
-        })
+        let service = AuthService::new(ports, policy, options);
+        let restored = service.restore_revocations().await?;
+        tracing::info!(sessions = restored, "revocation list restored");
+        Ok(Self { database, service })
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per endpoint, and the one route list the app and the OpenAPI document
 //! are both built from.
 
+mod fallback;
 mod health;
 mod login;
 mod logout;
@@ -8,11 +9,9 @@ mod me;
 mod refresh;
 mod register;
 
-use actix_web::HttpRequest;
-use actix_web::http::StatusCode;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::problem::problem_response;
+pub(crate) use fallback::unrouted;
 
 pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
     config
@@ -23,15 +22,6 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(me::me)
         .service(health::healthz)
         .service(health::readyz);
-}
-
-/// Unknown paths answer in the same problem+json form as every other error.
-pub(crate) async fn not_found(request: HttpRequest) -> actix_web::HttpResponse {
-    problem_response(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no route for {} {}", request.method(), request.path()),
-    )
 }
 
 /// Token responses must never be cached (RFC 6749 §5.1).

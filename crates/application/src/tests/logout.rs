@@ -153,3 +153,70 @@ async fn a_session_store_that_cannot_be_read_fails_logout() {
 
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
 }
+
+#[tokio::test]
+async fn logging_out_a_session_that_already_ended_is_refused_and_changes_nothing() {
+    let mut mocks = Mocks::new();
+    let mut session = live_session();
+    session.revoke(RevocationReason::Logout, now() - minutes(1));
+    session_found(&mut mocks, Some(session));
+    mocks.sessions.expect_revoke().never();
+    mocks.revocations.expect_insert().never();
+    let (service, audit) = mocks.build();
+
+    let result = service.logout(&principal(), &client()).await;
+
+    assert!(
+        matches!(
+            result,
+            Err(Error::Unauthorized(crate::AccessDenial::SessionRevoked))
+        ),
+        "{result:?}"
+    );
+    assert!(audit.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_restart_refills_the_revocation_list_with_sessions_whose_tokens_may_still_live() {
+    let mut mocks = Mocks::new();
+    let horizon = minutes(15) + TimeDelta::seconds(30);
+    let mut recent = live_session();
+    recent.revoke(RevocationReason::Logout, now() - minutes(5));
+    let mut lapsed = live_session();
+    lapsed.id = tessera_domain::SessionId::from_uuid(uuid::Uuid::from_u128(7));
+    // Revoked 16 min ago: its last token died 30 s ago, leeway included.
+    lapsed.revoke(RevocationReason::Reuse, now() - minutes(16));
+    mocks
+        .sessions
+        .expect_revoked_since()
+        .withf(move |since| *since == now() - horizon)
+        .times(1)
+        .return_once(move |_| Ok(vec![recent, lapsed]));
+    mocks
+        .revocations
+        .expect_insert()
+        .withf(|id, until| {
+            *id == SESSION_ID && *until == now() - minutes(5) + minutes(15) + TimeDelta::seconds(30)
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (service, _) = mocks.build();
+
+    assert_eq!(service.restore_revocations().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_restart_that_cannot_read_the_revocations_fails_instead_of_starting_open() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_revoked_since()
+        .times(1)
+        .returning(|_| Err(unavailable()));
+    let (service, _) = mocks.build();
+
+    assert!(matches!(
+        service.restore_revocations().await,
+        Err(Error::Unavailable(_))
+    ));
+}

@@ -1,0 +1,95 @@
+//! The OpenAPI document is part of the contract: a change to it must be a visible diff
+//! of `openapi.snapshot.json`, and every API operation documents its errors.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed unwrap is a failed test"
+)]
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const SNAPSHOT: &str = "openapi.snapshot.json";
+
+fn document() -> Value {
+    serde_json::to_value(tessera_api_actix::openapi_document()).unwrap()
+}
+
+#[test]
+fn the_document_matches_the_committed_snapshot() {
+    let current = serde_json::to_string_pretty(&document()).unwrap() + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+    if std::env::var_os("UPDATE_OPENAPI_SNAPSHOT").is_some() {
+        std::fs::write(&path, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "the OpenAPI document changed; review it and run \
+         `UPDATE_OPENAPI_SNAPSHOT=1 cargo test -p tessera-api-actix --test openapi` \
+         to accept the change into crates/api-actix/{SNAPSHOT}"
+    );
+}
+
+#[test]
+fn every_endpoint_of_the_contract_is_documented() {
+    let document = document();
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/auth/register", "post"),
+        ("/v1/auth/login", "post"),
+        ("/v1/auth/refresh", "post"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/me", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ] {
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+}
+
+#[test]
+fn every_auth_operation_documents_its_problem_responses() {
+    let document = document();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            let problems: Vec<_> = responses
+                .iter()
+                .filter(|(status, _)| status.starts_with('4') || status.starts_with('5'))
+                .collect();
+            assert!(!problems.is_empty(), "{method} {path} documents no error");
+            for (status, response) in problems {
+                let schema = &response["content"]["application/problem+json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema, "#/components/schemas/Problem",
+                    "{method} {path} {status} must answer with the Problem body"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn protected_operations_declare_the_bearer_scheme() {
+    let document = document();
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (path, method) in [("/v1/auth/logout", "post"), ("/v1/auth/me", "get")] {
+        let security = &document["paths"][path][method]["security"];
+        assert!(
+            security.to_string().contains("bearer"),
+            "{method} {path}: {security}"
+        );
+    }
+}
