@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tessera_domain::{ClientContext, EmailAddress, Password, Role};
 use tessera_infra_diesel::testing::TestDatabase;
-use tessera_server::{Application, Sources};
+use tessera_server::{Application, Components, Settings, Sources};
 use uuid::Uuid;
 
 /// Any 32+ characters: tests pin the pepper instead of letting the server store one.
@@ -63,13 +65,9 @@ pub async fn spawn_app(backend: Backend, overrides: &[(&str, &str)]) -> Option<T
     Some(spawn_app_on(database, &url, overrides).await)
 }
 
-/// Starts the app with `database_url` (which may reach `database` another way, e.g.
-/// through a forwarder) and keeps `database` alive as long as the app.
-pub async fn spawn_app_on(
-    database: TestDatabase,
-    database_url: &str,
-    overrides: &[(&str, &str)],
-) -> TestApp {
+/// The settings a test app runs with: the test defaults for `database_url`, then
+/// `overrides` (`TESSERA_*` pairs).
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut pairs = vec![
         ("TESSERA_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("TESSERA_DATABASE_URL".to_owned(), database_url.to_owned()),
@@ -85,9 +83,19 @@ pub async fn spawn_app_on(
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
     );
-    let settings = Sources::load(None, pairs)
+    Sources::load(None, pairs)
         .and_then(|sources| sources.settings())
-        .unwrap_or_else(|error| panic!("invalid test settings: {error}"));
+        .unwrap_or_else(|error| panic!("invalid test settings: {error}"))
+}
+
+/// Starts the app with `database_url` (which may reach `database` another way, e.g.
+/// through a forwarder) and keeps `database` alive as long as the app.
+pub async fn spawn_app_on(
+    database: TestDatabase,
+    database_url: &str,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let settings = test_settings(database_url, overrides);
     let application = Application::build(&settings)
         .await
         .unwrap_or_else(|error| panic!("the app did not start: {error}"));
@@ -132,6 +140,35 @@ pub struct TokenPair {
     pub session_id: Uuid,
 }
 
+/// One entry of a session list (`GET /v1/auth/sessions`, and the admin's list of a
+/// user's sessions); unknown fields refused, so no secret can slip in unnoticed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionEntry {
+    pub id: Uuid,
+    /// "Firefox on Linux", from the User-Agent at login.
+    pub device: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    /// Whether this is the caller's own session (an admin's list may leave it out).
+    #[serde(default)]
+    pub current: bool,
+}
+
+/// A user as an admin sees it (`GET /v1/admin/users?email=…`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUser {
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}
+
 /// One HTTP answer: status, headers and the body (as JSON when it is JSON).
 #[derive(Debug)]
 pub struct Reply {
@@ -171,6 +208,56 @@ impl Reply {
         );
         serde_json::from_value(self.json.clone())
             .unwrap_or_else(|error| panic!("not a token pair ({error}): {}", self.text))
+    }
+
+    /// Asserts a `200` JSON answer `{"sessions": [...]}` and reads the list.
+    #[track_caller]
+    pub fn session_list(&self) -> Vec<SessionEntry> {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "expected a session list: {self:?}"
+        );
+        assert_eq!(self.content_type(), "application/json", "{self:?}");
+        let body = self
+            .json
+            .as_object()
+            .unwrap_or_else(|| panic!("a JSON object: {}", self.text));
+        assert_eq!(
+            body.keys().collect::<Vec<_>>(),
+            ["sessions"],
+            "{}",
+            self.text
+        );
+        serde_json::from_value(body["sessions"].clone())
+            .unwrap_or_else(|error| panic!("not a session list ({error}): {}", self.text))
+    }
+
+    /// Asserts a `200` JSON answer `{"revoked": n}` and reads `n`.
+    #[track_caller]
+    pub fn revoked_count(&self) -> u64 {
+        assert_eq!(self.status, StatusCode::OK, "expected a count: {self:?}");
+        assert_eq!(self.content_type(), "application/json", "{self:?}");
+        assert_eq!(
+            self.json.as_object().map(|body| body.len()),
+            Some(1),
+            "only `revoked`: {}",
+            self.text
+        );
+        self.json["revoked"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("a count: {}", self.text))
+    }
+
+    /// Asserts a `204` with an empty body.
+    #[track_caller]
+    pub fn assert_no_content(&self) {
+        assert_eq!(
+            self.status,
+            StatusCode::NO_CONTENT,
+            "expected 204: {self:?}"
+        );
+        assert!(self.text.is_empty(), "{self:?}");
     }
 
     /// Asserts an `application/problem+json` answer with `status` and `code`, in the
@@ -295,6 +382,139 @@ impl TestApp {
         .await
     }
 
+    /// Logs in with `user_agent` as the client's User-Agent and asserts it worked.
+    pub async fn login_from(&self, email: &str, password: &str, user_agent: &str) -> TokenPair {
+        self.send(
+            self.client
+                .post(self.url("/v1/auth/login"))
+                .header(reqwest::header::USER_AGENT, user_agent)
+                .json(&json!({ "email": email, "password": password })),
+        )
+        .await
+        .token_pair()
+    }
+
+    /// A bearer request without a body.
+    pub async fn bearer(&self, method: reqwest::Method, path: &str, access_token: &str) -> Reply {
+        self.send(
+            self.client
+                .request(method, self.url(path))
+                .bearer_auth(access_token),
+        )
+        .await
+    }
+
+    pub async fn logout_all(&self, access_token: &str) -> Reply {
+        self.bearer(reqwest::Method::POST, "/v1/auth/logout-all", access_token)
+            .await
+    }
+
+    /// `GET /v1/auth/sessions`.
+    pub async fn list_sessions(&self, access_token: &str) -> Reply {
+        self.bearer(reqwest::Method::GET, "/v1/auth/sessions", access_token)
+            .await
+    }
+
+    /// The caller's sessions; asserts a `200` in the documented shape.
+    pub async fn sessions(&self, access_token: &str) -> Vec<SessionEntry> {
+        self.list_sessions(access_token).await.session_list()
+    }
+
+    /// `DELETE /v1/auth/sessions/{id}`; `id` is text so that malformed ids can be sent.
+    pub async fn revoke_session(&self, access_token: &str, id: &str) -> Reply {
+        self.bearer(
+            reqwest::Method::DELETE,
+            &format!("/v1/auth/sessions/{id}"),
+            access_token,
+        )
+        .await
+    }
+
+    /// `POST /v1/auth/password`.
+    pub async fn change_password(&self, access_token: &str, current: &str, new: &str) -> Reply {
+        self.send(
+            self.client
+                .post(self.url("/v1/auth/password"))
+                .bearer_auth(access_token)
+                .json(&json!({ "current_password": current, "new_password": new })),
+        )
+        .await
+    }
+
+    /// `GET /v1/admin/users?email=…`.
+    pub async fn admin_find_user(&self, access_token: &str, email: &str) -> Reply {
+        self.bearer(
+            reqwest::Method::GET,
+            &format!("/v1/admin/users?email={}", percent_encode(email)),
+            access_token,
+        )
+        .await
+    }
+
+    /// `GET /v1/admin/users/{user_id}/sessions`.
+    pub async fn admin_user_sessions(&self, access_token: &str, user_id: Uuid) -> Reply {
+        self.bearer(
+            reqwest::Method::GET,
+            &format!("/v1/admin/users/{user_id}/sessions"),
+            access_token,
+        )
+        .await
+    }
+
+    /// `DELETE /v1/admin/users/{user_id}/sessions`.
+    pub async fn admin_revoke_user_sessions(&self, access_token: &str, user_id: Uuid) -> Reply {
+        self.bearer(
+            reqwest::Method::DELETE,
+            &format!("/v1/admin/users/{user_id}/sessions"),
+            access_token,
+        )
+        .await
+    }
+
+    /// `POST /v1/admin/users/{user_id}/disable`.
+    pub async fn admin_disable_user(&self, access_token: &str, user_id: Uuid) -> Reply {
+        self.bearer(
+            reqwest::Method::POST,
+            &format!("/v1/admin/users/{user_id}/disable"),
+            access_token,
+        )
+        .await
+    }
+
+    /// `POST /v1/admin/users/{user_id}/enable`.
+    pub async fn admin_enable_user(&self, access_token: &str, user_id: Uuid) -> Reply {
+        self.bearer(
+            reqwest::Method::POST,
+            &format!("/v1/admin/users/{user_id}/enable"),
+            access_token,
+        )
+        .await
+    }
+
+    /// Creates a user with the `admin` role and [`PASSWORD`] the way
+    /// `tessera user create --role admin` does (no HTTP way exists): through the
+    /// service, on this app's database. Returns the address.
+    pub async fn new_admin(&self) -> String {
+        let email = unique_email();
+        let components = Components::build(&test_settings(&self.database_url, &[]))
+            .await
+            .unwrap_or_else(|error| panic!("the components did not build: {error}"));
+        components
+            .service
+            .create_user(
+                EmailAddress::parse(&email).expect("a valid address"),
+                Password::new(PASSWORD).expect("a valid password"),
+                vec![Role::admin()],
+                &ClientContext {
+                    ip: None,
+                    user_agent: Some("tessera user create".to_owned()),
+                },
+            )
+            .await
+            .unwrap_or_else(|error| panic!("the admin was not created: {error}"));
+        email
+    }
+
     /// Registers a new user with [`PASSWORD`] and returns the address.
     pub async fn new_user(&self) -> String {
         let email = unique_email();
@@ -308,6 +528,19 @@ impl TestApp {
         let email = self.new_user().await;
         self.login(&email, PASSWORD).await
     }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, for query values.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The JSON of a JWT segment (header or payload).

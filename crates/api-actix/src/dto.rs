@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_application::TokenGrant;
+use tessera_application::{SessionOverview, TokenGrant};
 use tessera_domain::{Session, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -87,4 +87,61 @@ impl From<&Session> for SessionView {
             user_agent: session.client.user_agent.clone(),
         }
     }
+}
+
+/// One active session in a session list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionItem {
+    pub id: Uuid,
+    /// Read from the User-Agent at login.
+    #[schema(example = "Firefox on Linux")]
+    pub device: String,
+    /// The address that logged in.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The later of the last authenticated request and the last refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// No refresh at or after this instant, whatever the activity.
+    pub absolute_expires_at: DateTime<Utc>,
+    /// Whether this is the session of the access token that asked (always `false` in
+    /// an admin's view).
+    pub current: bool,
+}
+
+impl From<SessionOverview> for SessionItem {
+    fn from(overview: SessionOverview) -> Self {
+        let session = overview.session;
+        Self {
+            id: session.id.as_uuid(),
+            device: overview.device,
+            ip: session.client.ip.map(|ip| ip.to_string()),
+            user_agent: session.client.user_agent,
+            created_at: session.created_at,
+            last_used_at: overview.last_used_at,
+            absolute_expires_at: session.absolute_expires_at,
+            current: overview.current,
+        }
+    }
+}
+
+/// A list of active sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionItem>,
+}
+
+impl From<Vec<SessionOverview>> for SessionList {
+    fn from(overviews: Vec<SessionOverview>) -> Self {
+        Self {
+            sessions: overviews.into_iter().map(SessionItem::from).collect(),
+        }
+    }
+}
+
+/// How many sessions a request ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    #[schema(example = 3)]
+    pub revoked: usize,
 }

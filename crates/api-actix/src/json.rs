@@ -34,7 +34,7 @@ fn into_problem(error: JsonPayloadError) -> ApiError {
     }
 }
 
-fn truncate(mut message: String) -> String {
+pub(crate) fn truncate(mut message: String) -> String {
     const MAX: usize = 200;
     if message.len() > MAX {
         let cut = (0..=MAX)

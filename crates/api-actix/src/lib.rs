@@ -8,6 +8,7 @@ mod extract;
 mod json;
 mod openapi;
 mod problem;
+mod query;
 
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ pub fn app(
         .app_data(web::Data::new(state.service))
         .app_data(web::Data::new(state.health_checks))
         .app_data(json::config())
+        .app_data(query::config())
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(endpoints::configure)
         .split_for_parts();

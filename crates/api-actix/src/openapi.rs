@@ -13,6 +13,8 @@ use utoipa::{Modify, OpenApi};
     ),
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
+        (name = "sessions", description = "The caller's sessions and password"),
+        (name = "admin", description = "Operators: look users up, end their sessions, disable them (role `admin`)"),
         (name = "operations", description = "Health and readiness")
     ),
     modifiers(&BearerScheme)

@@ -93,7 +93,9 @@ fn application_parts(error: &Error) -> (StatusCode, &'static str, String) {
         Error::Unauthorized(AccessDenial::Invalid | AccessDenial::Expired) => {
             shown(StatusCode::UNAUTHORIZED, "unauthorized")
         }
-        Error::RegistrationClosed => shown(StatusCode::FORBIDDEN, "forbidden"),
+        Error::RegistrationClosed | Error::Forbidden(_) => {
+            shown(StatusCode::FORBIDDEN, "forbidden")
+        }
         Error::Conflict(_) => shown(StatusCode::CONFLICT, "conflict"),
         Error::NotFound(_) => shown(StatusCode::NOT_FOUND, "not_found"),
         Error::Unavailable(_) => (

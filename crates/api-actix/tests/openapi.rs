@@ -42,7 +42,16 @@ fn every_endpoint_of_the_contract_is_documented() {
         ("/v1/auth/login", "post"),
         ("/v1/auth/refresh", "post"),
         ("/v1/auth/logout", "post"),
+        ("/v1/auth/logout-all", "post"),
         ("/v1/auth/me", "get"),
+        ("/v1/auth/sessions", "get"),
+        ("/v1/auth/sessions/{id}", "delete"),
+        ("/v1/auth/password", "post"),
+        ("/v1/admin/users", "get"),
+        ("/v1/admin/users/{user_id}/sessions", "get"),
+        ("/v1/admin/users/{user_id}/sessions", "delete"),
+        ("/v1/admin/users/{user_id}/disable", "post"),
+        ("/v1/admin/users/{user_id}/enable", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
     ] {
@@ -85,11 +94,64 @@ fn protected_operations_declare_the_bearer_scheme() {
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    for (path, method) in [("/v1/auth/logout", "post"), ("/v1/auth/me", "get")] {
+    for (path, method) in [
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/logout-all", "post"),
+        ("/v1/auth/me", "get"),
+        ("/v1/auth/sessions", "get"),
+        ("/v1/auth/sessions/{id}", "delete"),
+        ("/v1/auth/password", "post"),
+    ]
+    .into_iter()
+    .chain(ADMIN_OPERATIONS)
+    {
         let security = &document["paths"][path][method]["security"];
         assert!(
             security.to_string().contains("bearer"),
             "{method} {path}: {security}"
+        );
+    }
+}
+
+const ADMIN_OPERATIONS: [(&str, &str); 5] = [
+    ("/v1/admin/users", "get"),
+    ("/v1/admin/users/{user_id}/sessions", "get"),
+    ("/v1/admin/users/{user_id}/sessions", "delete"),
+    ("/v1/admin/users/{user_id}/disable", "post"),
+    ("/v1/admin/users/{user_id}/enable", "post"),
+];
+
+#[test]
+fn admin_operations_are_tagged_admin_and_document_forbidden() {
+    let document = document();
+    for (path, method) in ADMIN_OPERATIONS {
+        let operation = &document["paths"][path][method];
+        assert_eq!(operation["tags"][0], "admin", "{method} {path}");
+        assert!(
+            operation["responses"]["403"].is_object(),
+            "{method} {path} must document 403"
+        );
+    }
+}
+
+#[test]
+fn path_ids_are_documented_as_path_parameters() {
+    let document = document();
+    for (path, method, name) in [
+        ("/v1/auth/sessions/{id}", "delete", "id"),
+        ("/v1/admin/users/{user_id}/sessions", "get", "user_id"),
+        ("/v1/admin/users/{user_id}/sessions", "delete", "user_id"),
+        ("/v1/admin/users/{user_id}/disable", "post", "user_id"),
+        ("/v1/admin/users/{user_id}/enable", "post", "user_id"),
+    ] {
+        let parameters = document["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap();
+        assert!(
+            parameters
+                .iter()
+                .any(|parameter| parameter["name"] == name && parameter["in"] == "path"),
+            "{method} {path}: {parameters:?}"
         );
     }
 }

@@ -14,6 +14,14 @@ pub enum AuthEventKind {
     RefreshRefused,
     ReuseDetected,
     Logout,
+    LogoutAll,
+    /// One session ended by its owner from the session list, or by an admin.
+    SessionRevoked,
+    PasswordChanged,
+    UserDisabled,
+    UserEnabled,
+    /// A legacy access token (SPEC §3) was used.
+    LegacyToken,
 }
 
 impl AuthEventKind {
@@ -28,6 +36,12 @@ impl AuthEventKind {
             Self::RefreshRefused => "refresh_refused",
             Self::ReuseDetected => "refresh_token_reused",
             Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::SessionRevoked => "session_revoked",
+            Self::PasswordChanged => "password_changed",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::LegacyToken => "legacy_token",
         }
     }
 }
@@ -42,4 +56,28 @@ pub struct AuthEvent {
     pub client: ClientContext,
     /// The refusal code, or a short note (e.g. `ip_changed`, `activity_unavailable`).
     pub code: Option<&'static str>,
+    /// Who acted, when it is not the user themself: the admin's id.
+    pub actor: Option<UserId>,
+}
+
+/// A stored audit event, as read back for operators (`tessera audit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: Instant,
+    /// [`AuthEventKind::as_str`] of the event.
+    pub kind: String,
+    pub user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub code: Option<String>,
+    pub actor: Option<UserId>,
+}
+
+/// Which audit events to read: newest first, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub user_id: Option<UserId>,
+    pub since: Instant,
+    pub limit: usize,
 }

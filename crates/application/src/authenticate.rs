@@ -1,16 +1,24 @@
 //! Use case: accept or refuse an access token, and record the session's activity.
 
-use tessera_domain::{Instant, Role, Session, SessionId, User, UserId};
+use tessera_domain::{ClientContext, Instant, Role, Session, SessionId, User, UserId};
 
-use crate::{AccessDenial, AuthService, Error};
+use crate::{AccessDenial, AuthEventKind, AuthService, Error};
 
 /// The caller behind a valid access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
-    pub session_id: SessionId,
+    /// `None` for a legacy access token (SPEC §3), which belongs to no session.
+    pub session_id: Option<SessionId>,
     pub roles: Vec<Role>,
     pub access_expires_at: Instant,
+}
+
+impl Principal {
+    /// Whether the access token carried `role`.
+    pub fn has_role(&self, role: &Role) -> bool {
+        self.roles.contains(role)
+    }
 }
 
 impl AuthService {
@@ -22,7 +30,13 @@ impl AuthService {
     /// revocation list and the database are unreachable.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, Error> {
         let now = self.ports.clock.now();
-        let claims = self.ports.access_tokens.verify(token, now)?;
+        let claims = match self.ports.access_tokens.verify(token, now) {
+            Ok(claims) => claims,
+            Err(AccessDenial::Invalid) if self.ports.legacy_tokens.is_some() => {
+                return self.authenticate_legacy(token, now).await;
+            }
+            Err(denial) => return Err(denial.into()),
+        };
         if self.is_revoked(claims.session_id, now).await? {
             return Err(AccessDenial::SessionRevoked.into());
         }
@@ -31,7 +45,31 @@ impl AuthService {
         }
         Ok(Principal {
             user_id: claims.user_id,
-            session_id: claims.session_id,
+            session_id: Some(claims.session_id),
+            roles: claims.roles,
+            access_expires_at: claims.expires_at,
+        })
+    }
+
+    /// A token of the former system, valid until its own `exp` during a migration.
+    /// It has no session, so nothing can revoke or refresh it; every use is audited.
+    async fn authenticate_legacy(&self, token: &str, now: Instant) -> Result<Principal, Error> {
+        let Some(legacy) = &self.ports.legacy_tokens else {
+            return Err(AccessDenial::Invalid.into());
+        };
+        let claims = legacy.verify(token, now)?;
+        self.audit(
+            AuthEventKind::LegacyToken,
+            now,
+            Some(claims.user_id),
+            None,
+            &ClientContext::default(),
+            None,
+        )
+        .await;
+        Ok(Principal {
+            user_id: claims.user_id,
+            session_id: None,
             roles: claims.roles,
             access_expires_at: claims.expires_at,
         })
@@ -54,19 +92,27 @@ impl AuthService {
         }
     }
 
-    /// The caller's user and session (`GET /v1/auth/me`).
+    /// The caller's user and session (`GET /v1/auth/me`); no session for a legacy
+    /// token.
     ///
     /// # Errors
     /// `Unauthorized(SessionRevoked)` when the session ended in the meantime;
     /// `NotFound("user")`; infrastructure errors.
-    pub async fn current_user(&self, principal: &Principal) -> Result<(User, Session), Error> {
-        let session = self
-            .ports
-            .sessions
-            .find_session(principal.session_id)
-            .await?
-            .filter(|session| session.is_live_at(self.ports.clock.now()))
-            .ok_or(AccessDenial::SessionRevoked)?;
+    pub async fn current_user(
+        &self,
+        principal: &Principal,
+    ) -> Result<(User, Option<Session>), Error> {
+        let session = match principal.session_id {
+            Some(id) => Some(
+                self.ports
+                    .sessions
+                    .find_session(id)
+                    .await?
+                    .filter(|session| session.is_live_at(self.ports.clock.now()))
+                    .ok_or(AccessDenial::SessionRevoked)?,
+            ),
+            None => None,
+        };
         let user = self
             .ports
             .users

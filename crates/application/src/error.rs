@@ -39,6 +39,9 @@ pub enum Error {
     /// Registration is closed by configuration.
     #[error("registration is closed")]
     RegistrationClosed,
+    /// The caller is authenticated but lacks the role this needs.
+    #[error("this needs the {0} role")]
+    Forbidden(&'static str),
     /// A uniqueness rule was broken (e.g. the e-mail is already registered).
     #[error("{0} already exists")]
     Conflict(&'static str),

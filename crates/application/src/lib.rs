@@ -4,26 +4,33 @@
 //! [`tessera_domain`] for a decision and performs it (writes, activity, audit). Adapters
 //! implement the traits in [`ports`]; nothing here knows about HTTP or SQL.
 
+mod admin;
 mod audit;
 mod authenticate;
 mod error;
+mod housekeeping;
 mod keys;
 mod login;
 mod logout;
+mod password;
 pub mod ports;
 mod refresh;
 mod register;
 mod service;
+mod sessions;
 mod tokens;
 
 #[cfg(test)]
 mod tests;
 
-pub use audit::{AuthEvent, AuthEventKind};
+pub use admin::Actor;
+pub use audit::{AuditQuery, AuditRecord, AuthEvent, AuthEventKind};
 pub use authenticate::Principal;
 pub use error::{AccessDenial, BoxError, Error};
+pub use housekeeping::PurgeReport;
 pub use keys::ensure_signing_key;
 pub use service::{AuthService, Ports, ServiceOptions};
+pub use sessions::SessionOverview;
 pub use tokens::{
     AccessClaims, AccessToken, GrantSecrets, MintedRefreshToken, PlainRefreshToken,
     PresentedRefreshToken, RefreshTokenHash, SealedGrant, SigningAlgorithm, SigningKey,

@@ -1,6 +1,6 @@
 //! Use case: end the current session, everywhere, at once.
 
-use tessera_domain::{ClientContext, Instant, RevocationReason, Session};
+use tessera_domain::{ClientContext, Instant, RevocationReason, Session, SessionId};
 
 use crate::{AccessDenial, AuthEventKind, AuthService, Error, Principal};
 
@@ -14,7 +14,7 @@ impl AuthService {
         let session = self
             .ports
             .sessions
-            .find_session(principal.session_id)
+            .find_session(principal.session_id.ok_or(Error::NotFound("session"))?)
             .await?
             .ok_or(Error::NotFound("session"))?;
         let now = self.ports.clock.now();
@@ -49,13 +49,20 @@ impl AuthService {
         self.ports.sessions.revoke(session.id, reason, now).await?;
         // No access token of this session is accepted past this instant.
         let until = session.access_expires_at(now, &self.policy) + self.options.clock_leeway;
-        if let Err(error) = self.ports.revocations.insert(session.id, until).await {
-            tracing::warn!(session = %session.id, error = %error, "revocation not cached");
-        }
-        if let Err(error) = self.ports.activity.forget(session.id).await {
-            tracing::warn!(session = %session.id, error = %error, "activity not cleared");
-        }
+        self.forget_session(session.id, until).await;
         Ok(())
+    }
+
+    /// After a revocation is stored: bar the session's access tokens until `until`
+    /// and drop its activity. Both are caches, so failures are logged, not fatal:
+    /// authentication falls back to the database when the list cannot answer.
+    pub(crate) async fn forget_session(&self, id: SessionId, until: Instant) {
+        if let Err(error) = self.ports.revocations.insert(id, until).await {
+            tracing::warn!(session = %id, error = %error, "revocation not cached");
+        }
+        if let Err(error) = self.ports.activity.forget(id).await {
+            tracing::warn!(session = %id, error = %error, "activity not cleared");
+        }
     }
 }
 

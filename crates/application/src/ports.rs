@@ -12,9 +12,9 @@ use tessera_domain::{
 };
 
 use crate::{
-    AccessClaims, AccessDenial, AccessToken, AuthEvent, Error, GrantSecrets, MintedRefreshToken,
-    PlainRefreshToken, PresentedRefreshToken, RefreshTokenHash, SealedGrant, SigningAlgorithm,
-    SigningKey,
+    AccessClaims, AccessDenial, AccessToken, AuditQuery, AuditRecord, AuthEvent, Error,
+    GrantSecrets, MintedRefreshToken, PlainRefreshToken, PresentedRefreshToken, RefreshTokenHash,
+    SealedGrant, SigningAlgorithm, SigningKey,
 };
 
 /// The current time. Only this port reads the clock.
@@ -51,6 +51,12 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// `NotFound("user")` when there is no such user.
     async fn update_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<(), Error>;
+
+    /// Disables the user at `disabled_at`, or re-enables them with `None`.
+    ///
+    /// # Errors
+    /// `NotFound("user")` when there is no such user.
+    async fn set_disabled(&self, id: UserId, disabled_at: Option<Instant>) -> Result<(), Error>;
 }
 
 /// A stored refresh token with its session and user, read in one round trip.
@@ -313,6 +319,18 @@ pub trait AuditSink: Send + Sync {
     /// # Errors
     /// Infrastructure errors; the caller logs them and carries on.
     async fn record(&self, event: &AuthEvent) -> Result<(), Error>;
+
+    /// Stored events matching `query`, newest first.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn events(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, Error>;
+
+    /// Deletes events older than `cutoff` (retention); returns how many.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn purge_before(&self, cutoff: Instant) -> Result<usize, Error>;
 }
 
 /// A backing service whose health `/readyz` reports (the database, the activity
@@ -326,4 +344,22 @@ pub trait HealthCheck: Send + Sync {
     /// # Errors
     /// `Unavailable` when the service cannot be reached.
     async fn check(&self) -> Result<(), Error>;
+}
+
+/// What a legacy access token (SPEC §3) says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyClaims {
+    pub user_id: UserId,
+    pub expires_at: Instant,
+    pub roles: Vec<tessera_domain::Role>,
+}
+
+/// Verifies access tokens of the system Tessera replaces: HS256 with the former
+/// secret and no `sid`. They stay valid until their own `exp` and are never
+/// refreshable.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait LegacyTokenVerifier: Send + Sync {
+    /// # Errors
+    /// `Invalid` when the token is not a legacy token; `Expired` past its `exp`.
+    fn verify(&self, token: &str, now: Instant) -> Result<LegacyClaims, AccessDenial>;
 }

@@ -121,7 +121,7 @@ impl AuthService {
     /// The activity store's record, and whether the store failed. If it is unreachable
     /// the policy falls back to `last_refreshed_at`, which can only make the idle
     /// timeout stricter.
-    async fn last_seen(&self, session: &Session) -> (Option<Instant>, bool) {
+    pub(crate) async fn last_seen(&self, session: &Session) -> (Option<Instant>, bool) {
         match self.ports.activity.last_seen(session.id).await {
             Ok(seen) => (seen, false),
             Err(error) => {

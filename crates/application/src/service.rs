@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tessera_domain::{ClientContext, Instant, SessionId, SessionPolicy, TimeDelta, UserId};
 
 use crate::ports::{
-    AccessTokenCodec, ActivityStore, AuditSink, Clock, IdGenerator, PasswordHasher,
-    RefreshTokenCodec, RevocationList, SessionRepository, UserRepository,
+    AccessTokenCodec, ActivityStore, AuditSink, Clock, IdGenerator, LegacyTokenVerifier,
+    PasswordHasher, RefreshTokenCodec, RevocationList, SessionRepository, UserRepository,
 };
 use crate::{AuthEvent, AuthEventKind};
 
@@ -23,6 +23,8 @@ pub struct Ports {
     pub audit: Arc<dyn AuditSink>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// Set during a migration from a system whose HS256 tokens must keep working.
+    pub legacy_tokens: Option<Arc<dyn LegacyTokenVerifier>>,
 }
 
 impl std::fmt::Debug for Ports {
@@ -40,14 +42,17 @@ pub struct ServiceOptions {
     /// session stays in the revocation list that much longer, or its last access token
     /// would work again once the entry lapsed.
     pub clock_leeway: TimeDelta,
+    /// How long audit events are kept before housekeeping deletes them.
+    pub audit_retention: TimeDelta,
 }
 
 impl Default for ServiceOptions {
-    /// Registration open, SPEC §3's 30 s leeway.
+    /// Registration open, SPEC §3's 30 s leeway, 90 days of audit events.
     fn default() -> Self {
         Self {
             registration_open: true,
             clock_leeway: TimeDelta::seconds(30),
+            audit_retention: TimeDelta::days(90),
         }
     }
 }
@@ -74,8 +79,7 @@ impl AuthService {
         &self.policy
     }
 
-    /// Writes an audit event to the sink and to the log. A failing sink is logged and
-    /// does not fail the request: the decision has been made and the log keeps it.
+    /// Audits a decision the user made themself (no separate actor).
     pub(crate) async fn audit(
         &self,
         kind: AuthEventKind,
@@ -85,26 +89,34 @@ impl AuthService {
         client: &ClientContext,
         code: Option<&'static str>,
     ) {
-        let event = AuthEvent {
+        self.record_audit(AuthEvent {
             at,
             kind,
             user_id,
             session_id,
             client: client.clone(),
             code,
-        };
+            actor: None,
+        })
+        .await;
+    }
+
+    /// Writes an audit event to the sink and to the log. A failing sink is logged and
+    /// does not fail the request: the decision has been made and the log keeps it.
+    pub(crate) async fn record_audit(&self, event: AuthEvent) {
         tracing::info!(
             target: "tessera::audit",
-            event = kind.as_str(),
-            user = user_id.map(|id| id.to_string()),
-            session = session_id.map(|id| id.to_string()),
-            ip = client.ip.map(|ip| ip.to_string()),
-            user_agent = client.user_agent.as_deref(),
-            code,
+            event = event.kind.as_str(),
+            user = event.user_id.map(|id| id.to_string()),
+            session = event.session_id.map(|id| id.to_string()),
+            ip = event.client.ip.map(|ip| ip.to_string()),
+            user_agent = event.client.user_agent.as_deref(),
+            code = event.code,
+            actor = event.actor.map(|id| id.to_string()),
             "auth event"
         );
         if let Err(error) = self.ports.audit.record(&event).await {
-            tracing::error!(error = %error, event = kind.as_str(), "audit event not stored");
+            tracing::error!(error = %error, event = event.kind.as_str(), "audit event not stored");
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Refresh tokens and the refresh decision: SPEC §2 rules 1–8, in that order.
 
 use crate::{
-    ClientContext, Instant, IpChangePolicy, RefreshTokenId, Session, SessionId, SessionPolicy,
-    UserStanding,
+    ClientContext, Instant, IpChangePolicy, RefreshTokenId, RevocationReason, Session, SessionId,
+    SessionPolicy, UserStanding,
 };
 
 /// One generation of a session's refresh-token family, without its secret.
@@ -137,9 +137,16 @@ impl SessionPolicy {
         if token.session_id != session.id {
             return Err(RefreshRefusal::TokenInvalid);
         }
-        // Rule 2.
+        // Rule 2. A session ended because its user was disabled says so while the
+        // user stays disabled: "log in again" would not help them.
         if session.revoked_at.is_some() {
-            return Err(RefreshRefusal::SessionRevoked);
+            let disabled = session.revocation_reason == Some(RevocationReason::UserDisabled)
+                && user == UserStanding::Disabled;
+            return Err(if disabled {
+                RefreshRefusal::UserDisabled
+            } else {
+                RefreshRefusal::SessionRevoked
+            });
         }
         // Rule 3.
         if now >= session.absolute_expires_at {

@@ -91,6 +91,17 @@ impl Session {
         }
     }
 
+    /// Whether the session is live and not idle at `now` (rules 2–4 of SPEC §2): what
+    /// session lists call "active".
+    pub fn is_active_at(
+        &self,
+        recorded_activity: Option<Instant>,
+        now: Instant,
+        policy: &SessionPolicy,
+    ) -> bool {
+        self.is_live_at(now) && now < self.last_activity(recorded_activity) + policy.idle_timeout()
+    }
+
     /// Whether the session may still be used at `now`, idle timeout aside.
     pub fn is_live_at(&self, now: Instant) -> bool {
         self.revoked_at.is_none() && now < self.absolute_expires_at

@@ -247,6 +247,24 @@ fn a_session_revoked_for_any_reason_is_refused() {
 }
 
 #[test]
+fn a_session_ended_by_disabling_its_user_says_user_disabled_while_the_user_stays_disabled() {
+    let disabled = Scenario::new()
+        .revoked(RevocationReason::UserDisabled)
+        .user(UserStanding::Disabled);
+    assert_eq!(disabled.refusal(), RefreshRefusal::UserDisabled);
+    // Re-enabled: the ended session stays ended, and says so.
+    let re_enabled = Scenario::new()
+        .revoked(RevocationReason::UserDisabled)
+        .user(UserStanding::Active);
+    assert_eq!(re_enabled.refusal(), RefreshRefusal::SessionRevoked);
+    // A session ended for another reason is revoked, whatever the user's standing.
+    let logged_out = Scenario::new()
+        .revoked(RevocationReason::Logout)
+        .user(UserStanding::Disabled);
+    assert_eq!(logged_out.refusal(), RefreshRefusal::SessionRevoked);
+}
+
+#[test]
 fn recent_activity_does_not_revive_a_revoked_session() {
     let scenario = Scenario::new()
         .revoked(RevocationReason::Logout)

@@ -5,12 +5,14 @@
 //! Every type here that holds a secret prints nothing secret in `Debug`.
 
 mod access_token;
+mod legacy;
 mod password;
 mod refresh_token;
 mod signing_key;
 mod system;
 
 pub use access_token::{AccessTokenSettings, JwtAccessTokenCodec};
+pub use legacy::HmacLegacyTokenVerifier;
 pub use password::{Argon2Params, Argon2PasswordHasher, PasswordHashingSettings};
 pub use refresh_token::{HmacRefreshTokenCodec, Pepper};
 pub use signing_key::{RandomSigningKeyGenerator, ed25519_thumbprint};

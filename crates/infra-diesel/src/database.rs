@@ -214,3 +214,112 @@ fn migration_error(error: Box<dyn std::error::Error + Send + Sync>) -> Error {
         Err(error) => Error::Unexpected(error),
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+// The shared case below is a plain function called by the tests, which clippy's
+// `allow-unwrap-in-tests` does not see as a test.
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use diesel::RunQueryDsl;
+    use diesel_migrations::MigrationHarness;
+    use tessera_application::ports::AuditSink;
+    use tessera_application::{AuditQuery, AuthEvent, AuthEventKind};
+    use tessera_domain::ClientContext;
+
+    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use crate::connection::AnyConnection;
+    use crate::testing::TestDatabase;
+    use crate::{Database, DieselAuditSink};
+
+    /// The version of the migration that added `auth_events.actor_id`.
+    const AUDIT_ACTOR: &str = "20251126000000";
+
+    fn revert_last_migration(database: &Database) -> String {
+        let mut connection = database.pool.get().unwrap();
+        match &mut *connection {
+            AnyConnection::Postgres(inner) => inner
+                .revert_last_migration(POSTGRES_MIGRATIONS)
+                .map(|version| version.to_string()),
+            AnyConnection::Sqlite(inner) => inner
+                .revert_last_migration(SQLITE_MIGRATIONS)
+                .map(|version| version.to_string()),
+        }
+        .unwrap()
+    }
+
+    fn since_2000() -> AuditQuery {
+        AuditQuery {
+            user_id: None,
+            since: chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(365 * 30),
+            limit: 100,
+        }
+    }
+
+    /// A database migrated by the first release (no `actor_id`), holding events, is
+    /// upgraded by running the pending migrations; the new migration also reverts
+    /// cleanly with data in the table (SQLite refuses to drop an indexed column, so
+    /// its down migration drops the index first).
+    async fn an_old_database_is_upgraded_and_the_audit_actor_migration_reverts(db: &TestDatabase) {
+        let database = &db.database;
+        let audit = DieselAuditSink::new(database.clone());
+        assert_eq!(revert_last_migration(database), AUDIT_ACTOR);
+
+        // The old schema: no actor column, so the new sink cannot write.
+        let event = AuthEvent {
+            at: "2025-03-01T12:00:01.5Z".parse().unwrap(),
+            kind: AuthEventKind::UserDisabled,
+            user_id: Some("0195a0b4-6c1e-7000-8000-00000000000a".parse().unwrap()),
+            session_id: None,
+            client: ClientContext::default(),
+            code: None,
+            actor: Some("0195a0b4-6c1e-7000-8000-00000000000b".parse().unwrap()),
+        };
+        assert!(audit.record(&event).await.is_err());
+        // What the old release wrote (literal SQL, the same on both backends).
+        let old_user = "0195a0b4-6c1e-7000-8000-000000000001";
+        let mut connection = database.pool.get().unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO auth_events (at, kind, user_id, code) \
+             VALUES ('2025-03-01 12:00:00', 'logout', '{old_user}', NULL)"
+        ))
+        .execute(&mut *connection)
+        .unwrap();
+        drop(connection);
+
+        assert_eq!(
+            database.run_pending_migrations().await.unwrap(),
+            [AUDIT_ACTOR]
+        );
+        assert!(database.run_pending_migrations().await.unwrap().is_empty());
+        audit.record(&event).await.unwrap();
+        let records = audit.events(since_2000()).await.unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].actor, event.actor);
+        assert_eq!(records[1].kind, "logout");
+        assert_eq!(records[1].user_id, Some(old_user.parse().unwrap()));
+        assert_eq!(records[1].actor, None);
+
+        // Down with data in the table, then up again.
+        assert_eq!(revert_last_migration(database), AUDIT_ACTOR);
+        assert_eq!(
+            database.run_pending_migrations().await.unwrap(),
+            [AUDIT_ACTOR]
+        );
+        let records = audit.events(since_2000()).await.unwrap();
+        assert_eq!(records.len(), 2);
+        assert!(records.iter().all(|record| record.actor.is_none()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_an_old_database_is_upgraded_and_the_audit_actor_migration_reverts() {
+        an_old_database_is_upgraded_and_the_audit_actor_migration_reverts(&TestDatabase::sqlite())
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_an_old_database_is_upgraded_and_the_audit_actor_migration_reverts() {
+        if let Some(db) = TestDatabase::postgres() {
+            an_old_database_is_upgraded_and_the_audit_actor_migration_reverts(&db).await;
+        }
+    }
+}

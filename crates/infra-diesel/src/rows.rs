@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 use tessera_application::{
-    AuthEvent, Error, RefreshTokenHash, SealedGrant, SigningAlgorithm, SigningKey,
+    AuditRecord, AuthEvent, Error, RefreshTokenHash, SealedGrant, SigningAlgorithm, SigningKey,
     SigningKeyMaterial,
 };
 use tessera_domain::{
@@ -35,6 +35,16 @@ where
     stored
         .parse()
         .map_err(|error| BadStoredValue::error(column, error))
+}
+
+fn parse_optional_id<T: std::str::FromStr>(
+    column: &'static str,
+    stored: Option<String>,
+) -> Result<Option<T>, Error>
+where
+    T::Err: std::fmt::Display,
+{
+    stored.map(|stored| parse_id(column, &stored)).transpose()
 }
 
 fn parse_ip(column: &'static str, stored: Option<String>) -> Result<Option<IpAddr>, Error> {
@@ -254,6 +264,7 @@ pub(crate) struct NewAuthEventRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub code: Option<&'static str>,
+    pub actor_id: Option<String>,
 }
 
 impl From<&AuthEvent> for NewAuthEventRow {
@@ -266,7 +277,41 @@ impl From<&AuthEvent> for NewAuthEventRow {
             ip: event.client.ip.map(|ip| ip.to_string()),
             user_agent: event.client.user_agent.clone(),
             code: event.code,
+            actor_id: event.actor.map(|id| id.to_string()),
         }
+    }
+}
+
+/// A stored audit event as read back (the id only orders events of one instant, so
+/// it is not selected).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = auth_events, check_for_backend(MultiBackend))]
+pub(crate) struct AuthEventRow {
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub code: Option<String>,
+    pub actor_id: Option<String>,
+}
+
+impl TryFrom<AuthEventRow> for AuditRecord {
+    type Error = Error;
+
+    fn try_from(row: AuthEventRow) -> Result<Self, Error> {
+        Ok(Self {
+            at: from_db_time(row.at),
+            kind: row.kind,
+            user_id: parse_optional_id("auth_events.user_id", row.user_id)?,
+            session_id: parse_optional_id("auth_events.session_id", row.session_id)?,
+            // Stored as text and returned as text: the trail shows what was recorded.
+            ip: row.ip,
+            user_agent: row.user_agent,
+            code: row.code,
+            actor: parse_optional_id("auth_events.actor_id", row.actor_id)?,
+        })
     }
 }
 
@@ -374,6 +419,50 @@ mod tests {
             SigningKey::try_from(key),
             Err(Error::Unexpected(_))
         ));
+        let bad_events = [
+            AuthEventRow {
+                user_id: Some("not-a-uuid".into()),
+                ..event_row()
+            },
+            AuthEventRow {
+                session_id: Some(String::new()),
+                ..event_row()
+            },
+            AuthEventRow {
+                actor_id: Some("admin".into()),
+                ..event_row()
+            },
+        ];
+        for row in bad_events {
+            assert!(matches!(
+                AuditRecord::try_from(row),
+                Err(Error::Unexpected(_))
+            ));
+        }
+    }
+
+    fn event_row() -> AuthEventRow {
+        AuthEventRow {
+            at: session_row().created_at,
+            kind: "logout".into(),
+            user_id: Some("0195a0b4-6c1e-7000-8000-000000000001".into()),
+            session_id: Some("0195a0b4-6c1e-7000-8000-000000000002".into()),
+            ip: Some("192.0.2.1".into()),
+            user_agent: None,
+            code: None,
+            actor_id: Some("0195a0b4-6c1e-7000-8000-000000000003".into()),
+        }
+    }
+
+    #[test]
+    fn a_good_event_row_makes_a_record_with_its_ids() {
+        let record = AuditRecord::try_from(event_row()).unwrap();
+        assert_eq!(
+            record.actor.map(|id| id.to_string()).as_deref(),
+            Some("0195a0b4-6c1e-7000-8000-000000000003")
+        );
+        assert!(record.user_id.is_some() && record.session_id.is_some());
+        assert_eq!(record.kind, "logout");
     }
 
     #[test]

@@ -59,6 +59,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         code -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
     }
 }
 

@@ -227,9 +227,7 @@ impl SessionRepository for DieselSessionRepository {
 
     /// The user's sessions that are not revoked and not past their absolute end at
     /// `now`, most recent login first (the session list, SPEC §4).
-    ///
-    /// # Errors
-    /// Only infrastructure errors.
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %user))]
     async fn list_active_for_user(
         &self,
         user: UserId,
@@ -255,9 +253,7 @@ impl SessionRepository for DieselSessionRepository {
     /// Revokes every live session of the user except `keep` (logout-all, password
     /// change, disabling a user) and returns the ids it revoked, for the revocation
     /// list.
-    ///
-    /// # Errors
-    /// Only infrastructure errors.
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %user, reason = reason.as_str()))]
     async fn revoke_all_for_user(
         &self,
         user: UserId,
@@ -297,9 +293,7 @@ impl SessionRepository for DieselSessionRepository {
     /// `cutoff` (absolute end or revocation), and clears sealed responses of tokens
     /// used before `sealed_cutoff` (the grace window has passed, so nobody may open
     /// them again). Returns the number of sessions deleted.
-    ///
-    /// # Errors
-    /// Only infrastructure errors.
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn purge(&self, cutoff: Instant, sealed_cutoff: Instant) -> Result<usize, Error> {
         self.database
             .run(move |connection| {
@@ -323,12 +317,15 @@ impl SessionRepository for DieselSessionRepository {
             .await
     }
 
+    /// Sessions revoked at or after `since`, oldest revocation first (the partial
+    /// index on `revoked_at` serves it). Refills the revocation list at start.
     #[tracing::instrument(level = "debug", skip_all)]
     async fn revoked_since(&self, since: Instant) -> Result<Vec<Session>, Error> {
         self.database
             .run(move |connection| {
                 sessions::table
                     .filter(sessions::revoked_at.ge(to_db_time(since)))
+                    .order((sessions::revoked_at.asc(), sessions::id.asc()))
                     .select(SessionRow::as_select())
                     .load(connection)
                     .map_err(|error| query_error(error, ENTITY))?

@@ -27,38 +27,6 @@ impl DieselUserRepository {
         Self { database }
     }
 
-    /// Disables the user from `now` (the first time counts). Returns whether the user
-    /// was active. Revoking their sessions is the caller's part.
-    ///
-    /// # Errors
-    /// `NotFound("user")` when there is no such user; infrastructure errors.
-    pub async fn disable(&self, id: UserId, now: Instant) -> Result<bool, Error> {
-        self.database
-            .run(move |connection| {
-                let id = id.to_string();
-                let changed = diesel::update(users::table)
-                    .filter(users::id.eq(&id))
-                    .filter(users::disabled_at.is_null())
-                    .set(users::disabled_at.eq(to_db_time(now)))
-                    .execute(connection)
-                    .map_err(|error| query_error(error, ENTITY))?;
-                if changed == 1 {
-                    return Ok(true);
-                }
-                let exists = users::table
-                    .filter(users::id.eq(&id))
-                    .count()
-                    .get_result::<i64>(connection)
-                    .map_err(|error| query_error(error, ENTITY))?;
-                if exists == 0 {
-                    Err(Error::NotFound(ENTITY))
-                } else {
-                    Ok(false)
-                }
-            })
-            .await
-    }
-
     /// The one user `filter` selects, if any.
     fn find(
         connection: &mut AnyConnection,
@@ -119,6 +87,26 @@ impl UserRepository for DieselUserRepository {
                 let changed = diesel::update(users::table)
                     .filter(users::id.eq(id.to_string()))
                     .set(users::password_hash.eq(hash))
+                    .execute(connection)
+                    .map_err(|error| query_error(error, ENTITY))?;
+                if changed == 0 {
+                    Err(Error::NotFound(ENTITY))
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %id, disabled = disabled_at.is_some()))]
+    async fn set_disabled(&self, id: UserId, disabled_at: Option<Instant>) -> Result<(), Error> {
+        self.database
+            .run(move |connection| {
+                // Both backends count a matched row as changed even when the value
+                // stays the same, so zero rows means no such user.
+                let changed = diesel::update(users::table)
+                    .filter(users::id.eq(id.to_string()))
+                    .set(users::disabled_at.eq(disabled_at.map(to_db_time)))
                     .execute(connection)
                     .map_err(|error| query_error(error, ENTITY))?;
                 if changed == 0 {

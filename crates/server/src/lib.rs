@@ -1,7 +1,8 @@
 //! The `tessera` program as a library, so tests start the real server in-process:
-//! settings, wiring, and the subcommands.
+//! settings, wiring, the subcommands and the background purge.
 
 pub mod commands;
+pub mod housekeeping;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -31,7 +31,10 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("ip_change", Some("allow")),
     ("activity_write_interval", Some("60s")),
     ("token_pepper", None),
+    ("legacy_jwt_secret", None),
     ("shutdown_timeout", Some("30s")),
+    ("purge_interval", Some("1h")),
+    ("audit_retention", Some("90d")),
 ];
 
 /// How logs are written.
@@ -74,7 +77,14 @@ pub struct Settings {
     pub activity_write_interval: TimeDelta,
     /// The server pepper for refresh-token hashes; `None` → one kept in the database.
     pub token_pepper: Option<SecretString>,
+    /// The former system's HS256 secret: its tokens stay valid until their `exp`.
+    pub legacy_jwt_secret: Option<SecretString>,
     pub shutdown_timeout: std::time::Duration,
+    /// How often `serve` deletes ended sessions and old audit events; `None` (`0s`)
+    /// leaves it to `tessera sessions purge`, e.g. from cron on one node.
+    pub purge_interval: Option<std::time::Duration>,
+    /// How long audit events are kept; longer than zero.
+    pub audit_retention: TimeDelta,
 }
 
 /// Where settings come from: the file's values and the environment's.
@@ -242,10 +252,30 @@ impl Sources {
             clock_leeway: self.duration("clock_leeway")?,
             activity_write_interval,
             token_pepper,
+            legacy_jwt_secret: self
+                .raw("legacy_jwt_secret")
+                .map(str::trim)
+                .filter(|secret| !secret.is_empty())
+                .map(|secret| SecretString(secret.to_owned())),
             shutdown_timeout: self
                 .duration("shutdown_timeout")?
                 .to_std()
                 .map_err(|_| InvalidSetting::new("shutdown_timeout", "must not be negative"))?,
+            purge_interval: Some(
+                self.duration("purge_interval")?
+                    .to_std()
+                    .map_err(|_| InvalidSetting::new("purge_interval", "must not be negative"))?,
+            )
+            .filter(|interval| !interval.is_zero()),
+            audit_retention: match self.duration("audit_retention")? {
+                retention if retention > TimeDelta::zero() => retention,
+                _ => {
+                    return Err(InvalidSetting::new(
+                        "audit_retention",
+                        "must be longer than zero",
+                    ));
+                }
+            },
         })
     }
 }
@@ -281,6 +311,44 @@ mod tests {
         assert!(settings.registration_open);
         assert_eq!(settings.signing_alg, SigningAlgorithm::EdDsa);
         assert_eq!(settings.clock_leeway, TimeDelta::seconds(30));
+        assert_eq!(
+            settings.purge_interval,
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert_eq!(settings.audit_retention, TimeDelta::days(90));
+    }
+
+    #[test]
+    fn housekeeping_settings_are_read_from_the_environment() {
+        let settings = settings(&[
+            ("TESSERA_PURGE_INTERVAL", "200ms"),
+            ("TESSERA_AUDIT_RETENTION", "30d"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.purge_interval,
+            Some(std::time::Duration::from_millis(200))
+        );
+        assert_eq!(settings.audit_retention, TimeDelta::days(30));
+    }
+
+    #[test]
+    fn a_zero_purge_interval_disables_the_background_purge() {
+        let settings = settings(&[("TESSERA_PURGE_INTERVAL", "0s")]).unwrap();
+        assert_eq!(settings.purge_interval, None);
+    }
+
+    #[test]
+    fn housekeeping_errors_name_their_setting() {
+        let error = settings(&[("TESSERA_PURGE_INTERVAL", "hourly")]).unwrap_err();
+        assert_eq!(error.setting(), "purge_interval");
+        let error = settings(&[("TESSERA_AUDIT_RETENTION", "0s")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "audit_retention must be longer than zero"
+        );
+        let error = settings(&[("TESSERA_AUDIT_RETENTION", "forever")]).unwrap_err();
+        assert_eq!(error.setting(), "audit_retention");
     }
 
     #[test]
@@ -343,10 +411,13 @@ mod tests {
                 "TESSERA_TOKEN_PEPPER",
                 "0123456789abcdef0123456789abcdef-pepper",
             ),
+            ("TESSERA_LEGACY_JWT_SECRET", "the-old-systems-secret"),
         ])
         .unwrap();
+        assert!(settings.legacy_jwt_secret.is_some());
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter2"));
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
+        assert!(!debug.contains("old-systems"), "{debug}");
     }
 }

@@ -3,22 +3,25 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
 use tessera_api_actix::ApiState;
-use tessera_application::ports::{Clock, HealthCheck};
+use tessera_application::ports::{Clock, HealthCheck, LegacyTokenVerifier};
 use tessera_application::{AuthService, Error, Ports, ServiceOptions, ensure_signing_key};
 use tessera_infra_activity::{MemoryActivityStore, MemoryRevocationList};
 use tessera_infra_crypto::{
-    AccessTokenSettings, Argon2PasswordHasher, HmacRefreshTokenCodec, JwtAccessTokenCodec,
-    PasswordHashingSettings, Pepper, RandomIds, RandomSigningKeyGenerator, SystemClock,
+    AccessTokenSettings, Argon2PasswordHasher, HmacLegacyTokenVerifier, HmacRefreshTokenCodec,
+    JwtAccessTokenCodec, PasswordHashingSettings, Pepper, RandomIds, RandomSigningKeyGenerator,
+    SystemClock,
 };
 use tessera_infra_diesel::{
     Database, DieselAuditSink, DieselServerSecrets, DieselSessionRepository,
     DieselSigningKeyRepository, DieselUserRepository, TOKEN_PEPPER,
 };
 
+use crate::housekeeping;
 use crate::settings::Settings;
 
 /// The adapters and the service, built from settings; shared by `serve` and the
@@ -80,10 +83,19 @@ impl Components {
             audit: Arc::new(DieselAuditSink::new(database.clone())),
             clock,
             ids: Arc::new(RandomIds),
+            // `TESSERA_LEGACY_JWT_SECRET` is not wired yet (README: not in this version).
+            legacy_tokens: match &settings.legacy_jwt_secret {
+                Some(secret) => Some(Arc::new(
+                    HmacLegacyTokenVerifier::new(secret.expose().as_bytes(), settings.clock_leeway)
+                        .map_err(|error| Error::unexpected(error.to_string()))?,
+                ) as Arc<dyn LegacyTokenVerifier>),
+                None => None,
+            },
         };
         let options = ServiceOptions {
             registration_open: settings.registration_open,
             clock_leeway: settings.clock_leeway,
+            audit_retention: settings.audit_retention,
         };
         let service = AuthService::new(ports, policy, options);
         let restored = service.restore_revocations().await?;
@@ -92,10 +104,12 @@ impl Components {
     }
 }
 
-/// A running HTTP server.
+/// A running HTTP server, and the housekeeping it runs while it serves.
 pub struct Application {
     port: u16,
     server: Server,
+    service: AuthService,
+    purge_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for Application {
@@ -119,6 +133,7 @@ impl Application {
             .local_addr()
             .map_err(|error| Error::Unexpected(Box::new(error)))?
             .port();
+        let service = components.service.clone();
         let state = ApiState {
             service: components.service,
             health_checks: vec![Arc::new(components.database) as Arc<dyn HealthCheck>],
@@ -129,7 +144,12 @@ impl Application {
             // In-flight requests finish on SIGTERM/SIGINT before the process exits.
             .shutdown_timeout(settings.shutdown_timeout.as_secs())
             .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            service,
+            purge_interval: settings.purge_interval,
+        })
     }
 
     /// The bound port.
@@ -137,11 +157,21 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests. Meanwhile
+    /// purges every `purge_interval` (unless it is `0s`).
     ///
     /// # Errors
     /// The server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let service = self.service;
+        // Held for as long as the server runs: dropped (the task stopped) when the
+        // server returns, or when this future is dropped instead.
+        let _purge = self.purge_interval.map(|interval| {
+            housekeeping::spawn(interval, move || {
+                let service = service.clone();
+                async move { service.purge().await }
+            })
+        });
         self.server.await
     }
 }

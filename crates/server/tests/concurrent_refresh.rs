@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tessera_application::ports::{AuditSink, Clock};
 use tessera_application::{
-    AuthEvent, AuthEventKind, AuthService, Error, Ports, ServiceOptions, SigningAlgorithm,
-    TokenGrant, ensure_signing_key,
+    AuditQuery, AuditRecord, AuthEvent, AuthEventKind, AuthService, Error, Ports, ServiceOptions,
+    SigningAlgorithm, TokenGrant, ensure_signing_key,
 };
-use tessera_domain::{ClientContext, EmailAddress, Password, SessionPolicy};
+use tessera_domain::{ClientContext, EmailAddress, Instant, Password, SessionPolicy};
 use tessera_infra_activity::{MemoryActivityStore, MemoryRevocationList};
 use tessera_infra_crypto::{
     AccessTokenSettings, Argon2Params, Argon2PasswordHasher, HmacRefreshTokenCodec,
@@ -43,6 +43,14 @@ impl AuditSink for CountingAudit {
     async fn record(&self, event: &AuthEvent) -> Result<(), Error> {
         self.kinds.lock().unwrap().push(event.kind);
         self.inner.record(event).await
+    }
+
+    async fn events(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, Error> {
+        self.inner.events(query).await
+    }
+
+    async fn purge_before(&self, cutoff: Instant) -> Result<usize, Error> {
+        self.inner.purge_before(cutoff).await
     }
 }
 
@@ -89,6 +97,7 @@ async fn service(database: &Database) -> (AuthService, Arc<CountingAudit>) {
         audit: audit.clone(),
         clock,
         ids: Arc::new(RandomIds),
+        legacy_tokens: None,
     };
     let service = AuthService::new(ports, policy, ServiceOptions::default());
     (service, audit)

@@ -12,7 +12,8 @@ use crate::{ApiError, Authenticated};
 #[derive(Serialize, ToSchema)]
 pub(crate) struct MeResponse {
     user: UserView,
-    session: SessionView,
+    /// `null` for a legacy access token, which belongs to no session.
+    session: Option<SessionView>,
 }
 
 /// The user behind the access token and the session it belongs to.
@@ -35,6 +36,6 @@ pub(crate) async fn me(
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(MeResponse {
             user: UserView::from(&user),
-            session: SessionView::from(&session),
+            session: session.as_ref().map(SessionView::from),
         }))
 }

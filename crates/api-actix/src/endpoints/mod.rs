@@ -1,15 +1,30 @@
 //! One module per endpoint, and the one route list the app and the OpenAPI document
 //! are both built from.
 
+mod admin_disable_user;
+mod admin_enable_user;
+mod admin_find_user;
+mod admin_list_sessions;
+mod admin_revoke_sessions;
+mod change_password;
 mod fallback;
 mod health;
+mod list_sessions;
 mod login;
 mod logout;
+mod logout_all;
 mod me;
 mod refresh;
 mod register;
+mod revoke_session;
 
+use std::str::FromStr;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
 use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::ApiError;
 
 pub(crate) use fallback::unrouted;
 
@@ -19,15 +34,50 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(login::login)
         .service(refresh::refresh)
         .service(logout::logout)
+        .service(logout_all::logout_all)
         .service(me::me)
+        .service(list_sessions::list_sessions)
+        .service(revoke_session::revoke_session)
+        .service(change_password::change_password)
+        .service(admin_find_user::find_user)
+        .service(admin_list_sessions::list_user_sessions)
+        .service(admin_revoke_sessions::revoke_user_sessions)
+        .service(admin_disable_user::disable_user)
+        .service(admin_enable_user::enable_user)
         .service(health::healthz)
         .service(health::readyz);
 }
 
 /// Token responses must never be cached (RFC 6749 §5.1).
-fn token_response(grant: tessera_application::TokenGrant) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
+fn token_response(grant: tessera_application::TokenGrant) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
         .json(crate::dto::TokenResponse::from(grant))
+}
+
+/// A 200 with a body about someone's sessions or account: no cache may keep it.
+fn private_json(body: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// An id from the path. A malformed one is `NotFound` like an unknown one: the path
+/// names no resource either way, and a 400 would tell ids apart from other strings.
+fn path_id<Id: FromStr>(raw: &str, what: &'static str) -> Result<Id, ApiError> {
+    raw.parse()
+        .map_err(|_| tessera_application::Error::NotFound(what).into())
+}
+
+/// A user id from an admin path. The use case checks the role, but a malformed id
+/// never reaches it: a non-admin is answered `forbidden` here too, so nothing under
+/// `/v1/admin/` tells them more than that.
+fn admin_path_user(
+    caller: &crate::Authenticated,
+    raw: &str,
+) -> Result<tessera_domain::UserId, ApiError> {
+    tessera_application::Actor::Admin(&caller.principal).authorize()?;
+    raw.parse()
+        .map_err(|_| tessera_application::Error::NotFound("user").into())
 }

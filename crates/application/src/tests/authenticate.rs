@@ -118,7 +118,7 @@ async fn with_the_revocation_list_down_a_live_session_in_the_database_is_accepte
 
     let principal = authenticate(mocks).await.unwrap();
 
-    assert_eq!(principal.session_id, SESSION_ID);
+    assert_eq!(principal.session_id, Some(SESSION_ID));
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn current_user_returns_the_user_and_the_live_session() {
     let (user, session) = service.current_user(&principal()).await.unwrap();
 
     assert_eq!(user, alice());
-    assert_eq!(session, live_session());
+    assert_eq!(session, Some(live_session()));
 }
 
 #[tokio::test]
@@ -261,4 +261,125 @@ async fn current_user_of_a_deleted_user_is_not_found() {
     let result = service.current_user(&principal()).await;
 
     assert!(matches!(result, Err(Error::NotFound("user"))), "{result:?}");
+}
+
+mod legacy_tokens {
+    use super::super::support::{Mocks, USER_ID, minutes, now};
+    use crate::ports::{LegacyClaims, MockLegacyTokenVerifier};
+    use crate::{AccessDenial, AuthEventKind, Error};
+
+    fn ours_refuse(mocks: &mut Mocks, denial: AccessDenial) {
+        mocks
+            .access_tokens
+            .expect_verify()
+            .times(1)
+            .returning(move |_, _| Err(denial));
+    }
+
+    fn legacy_answers(result: Result<LegacyClaims, AccessDenial>) -> MockLegacyTokenVerifier {
+        let mut legacy = MockLegacyTokenVerifier::new();
+        legacy
+            .expect_verify()
+            .withf(|token, at| token == "legacy.jwt.token" && *at == now())
+            .times(1)
+            .return_once(move |_, _| result);
+        legacy
+    }
+
+    #[tokio::test]
+    async fn a_legacy_token_authenticates_without_a_session_and_every_use_is_audited() {
+        let mut mocks = Mocks::new();
+        ours_refuse(&mut mocks, AccessDenial::Invalid);
+        mocks.legacy = Some(legacy_answers(Ok(LegacyClaims {
+            user_id: USER_ID,
+            expires_at: now() + minutes(5),
+            roles: vec![],
+        })));
+        mocks.revocations.expect_contains().never();
+        mocks.activity.expect_record().never();
+        let (service, audit) = mocks.build();
+
+        let principal = service.authenticate("legacy.jwt.token").await.unwrap();
+
+        assert_eq!(principal.user_id, USER_ID);
+        assert_eq!(principal.session_id, None, "a legacy token has no session");
+        assert_eq!(principal.access_expires_at, now() + minutes(5));
+        let event = audit.only();
+        assert_eq!(event.kind, AuthEventKind::LegacyToken);
+        assert_eq!(event.user_id, Some(USER_ID));
+    }
+
+    #[tokio::test]
+    async fn an_expired_legacy_token_is_refused_as_expired() {
+        let mut mocks = Mocks::new();
+        ours_refuse(&mut mocks, AccessDenial::Invalid);
+        mocks.legacy = Some(legacy_answers(Err(AccessDenial::Expired)));
+        let (service, audit) = mocks.build();
+
+        let result = service.authenticate("legacy.jwt.token").await;
+
+        assert!(
+            matches!(result, Err(Error::Unauthorized(AccessDenial::Expired))),
+            "{result:?}"
+        );
+        assert!(audit.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_of_ours_is_never_tried_as_a_legacy_token() {
+        let mut mocks = Mocks::new();
+        ours_refuse(&mut mocks, AccessDenial::Expired);
+        let mut legacy = MockLegacyTokenVerifier::new();
+        legacy.expect_verify().never();
+        mocks.legacy = Some(legacy);
+        let (service, _) = mocks.build();
+
+        let result = service.authenticate("legacy.jwt.token").await;
+
+        assert!(
+            matches!(result, Err(Error::Unauthorized(AccessDenial::Expired))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_legacy_secret_an_unknown_token_is_invalid() {
+        let mut mocks = Mocks::new();
+        ours_refuse(&mut mocks, AccessDenial::Invalid);
+        let (service, _) = mocks.build();
+
+        let result = service.authenticate("legacy.jwt.token").await;
+
+        assert!(
+            matches!(result, Err(Error::Unauthorized(AccessDenial::Invalid))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_legacy_caller_has_no_session_to_show_or_to_log_out() {
+        let mut mocks = Mocks::new();
+        mocks
+            .users
+            .expect_find_by_id()
+            .times(1)
+            .returning(|_| Ok(Some(super::super::support::alice())));
+        mocks.sessions.expect_find_session().never();
+        let (service, _) = mocks.build();
+        let principal = crate::Principal {
+            session_id: None,
+            ..super::super::support::principal()
+        };
+
+        let (user, session) = service.current_user(&principal).await.unwrap();
+        assert_eq!(user.id, USER_ID);
+        assert_eq!(session, None);
+        let logout = service
+            .logout(&principal, &super::super::support::client())
+            .await;
+        assert!(
+            matches!(logout, Err(Error::NotFound("session"))),
+            "{logout:?}"
+        );
+    }
 }

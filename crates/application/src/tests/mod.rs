@@ -1,10 +1,14 @@
 //! Unit tests of the use cases, with mockall mocks of every port.
 
+mod admin;
 mod authenticate;
+mod housekeeping;
 mod keys;
 mod login;
 mod logout;
+mod password;
 mod refresh;
 mod register;
+mod sessions;
 mod support;
 mod values;

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::ports::{
     MockAccessTokenCodec, MockActivityStore, MockAuditSink, MockClock, MockIdGenerator,
-    MockPasswordHasher, MockRefreshTokenCodec, MockRevocationList, MockSessionRepository,
-    MockUserRepository, RefreshTokenRecord,
+    MockLegacyTokenVerifier, MockPasswordHasher, MockRefreshTokenCodec, MockRevocationList,
+    MockSessionRepository, MockUserRepository, RefreshTokenRecord,
 };
 use crate::{
     AccessClaims, AccessToken, AuthEvent, AuthEventKind, AuthService, Error, GrantSecrets,
@@ -30,6 +30,9 @@ pub const PARENT_ID: RefreshTokenId = RefreshTokenId::from_uuid(Uuid::from_u128(
 /// The refresh token a rotation (or a login) mints.
 pub const MINTED_ID: RefreshTokenId = RefreshTokenId::from_uuid(Uuid::from_u128(0x004E_3711));
 pub const PRESENTED: &str = "parent.secret";
+/// An administrator, and the session their access token belongs to.
+pub const ADMIN_ID: UserId = UserId::from_uuid(Uuid::from_u128(0x0AD3_1110));
+pub const ADMIN_SESSION_ID: SessionId = SessionId::from_uuid(Uuid::from_u128(0x0AD3_5E55));
 
 /// The instant every mocked clock reads.
 pub fn now() -> Instant {
@@ -190,9 +193,46 @@ pub fn claims() -> AccessClaims {
 pub fn principal() -> Principal {
     Principal {
         user_id: USER_ID,
-        session_id: SESSION_ID,
+        session_id: Some(SESSION_ID),
         roles: alice().roles,
         access_expires_at: now() + minutes(10),
+    }
+}
+
+/// The access token of an administrator (roles `user` and `admin`).
+pub fn admin() -> Principal {
+    Principal {
+        user_id: ADMIN_ID,
+        session_id: Some(ADMIN_SESSION_ID),
+        roles: vec![Role::user(), Role::admin()],
+        access_expires_at: now() + minutes(10),
+    }
+}
+
+/// How long a session ended now stays in the revocation list under the defaults:
+/// the longest an access token lives (15 min) plus the clock leeway (30 s).
+pub fn barred_until() -> Instant {
+    now() + minutes(15) + TimeDelta::seconds(30)
+}
+
+/// A session id other than `SESSION_ID`.
+pub fn session_id(n: u128) -> SessionId {
+    SessionId::from_uuid(Uuid::from_u128(n))
+}
+
+/// `live_session()` with another id and device, so lists can tell sessions apart.
+pub fn phone_session(id: SessionId) -> Session {
+    Session {
+        id,
+        client: ClientContext {
+            ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 4))),
+            user_agent: Some(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+                    .to_owned(),
+            ),
+        },
+        ..live_session()
     }
 }
 
@@ -221,8 +261,8 @@ impl AuditTrail {
 }
 
 /// One mock per port, set up by each test, then turned into an [`AuthService`].
-/// Clock, ids and audit sink are built by [`Mocks::build`]: the clock reads `now`,
-/// ids are the constants above, and audit events land in an [`AuditTrail`].
+/// Clock and ids are built by [`Mocks::build`]: the clock reads `now` and ids are the
+/// constants above. Audit events written land in an [`AuditTrail`].
 pub struct Mocks {
     pub users: MockUserRepository,
     pub sessions: MockSessionRepository,
@@ -231,11 +271,15 @@ pub struct Mocks {
     pub access_tokens: MockAccessTokenCodec,
     pub refresh_tokens: MockRefreshTokenCodec,
     pub passwords: MockPasswordHasher,
+    /// For reads and purges; `record` is set up by [`Mocks::build`].
+    pub audit: MockAuditSink,
     pub now: Instant,
     pub policy: SessionPolicy,
     pub options: ServiceOptions,
     /// Whether the audit sink fails every write (it still records them).
     pub audit_fails: bool,
+    /// A legacy-token verifier, when the test configures one.
+    pub legacy: Option<MockLegacyTokenVerifier>,
 }
 
 impl Mocks {
@@ -249,16 +293,18 @@ impl Mocks {
             access_tokens: MockAccessTokenCodec::new(),
             refresh_tokens: MockRefreshTokenCodec::new(),
             passwords: MockPasswordHasher::new(),
+            audit: MockAuditSink::new(),
             now: now(),
             policy: SessionPolicy::default(),
             options: ServiceOptions::default(),
             audit_fails: false,
+            legacy: None,
         }
     }
 
     pub fn build(self) -> (AuthService, AuditTrail) {
         let trail = AuditTrail::default();
-        let mut audit = MockAuditSink::new();
+        let mut audit = self.audit;
         let (events, fails) = (trail.0.clone(), self.audit_fails);
         audit.expect_record().returning(move |event| {
             events
@@ -284,8 +330,34 @@ impl Mocks {
             audit: Arc::new(audit),
             clock: Arc::new(clock),
             ids: Arc::new(ids),
+            legacy_tokens: self
+                .legacy
+                .map(|legacy| Arc::new(legacy) as Arc<dyn crate::ports::LegacyTokenVerifier>),
         };
         let service = AuthService::new(ports, self.policy, self.options);
         (service, trail)
+    }
+}
+
+impl Mocks {
+    /// Each of `ids` is barred in the revocation list until `until` and its activity
+    /// dropped, once; no other session is.
+    pub fn expect_sessions_forgotten(&mut self, ids: &[SessionId], until: Instant) {
+        for &expected in ids {
+            self.revocations
+                .expect_insert()
+                .withf(move |id, at| *id == expected && *at == until)
+                .times(1)
+                .returning(|_, _| Ok(()));
+            self.activity
+                .expect_forget()
+                .withf(move |id| *id == expected)
+                .times(1)
+                .returning(|_| Ok(()));
+        }
+        if ids.is_empty() {
+            self.revocations.expect_insert().never();
+            self.activity.expect_forget().never();
+        }
     }
 }

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use tessera_application::AuthEventKind;
 use tessera_application::Error;
 use tessera_application::ports::{
     AuditSink, HealthCheck, RotationOutcome, SessionRepository, SigningKeyRepository,
     UserRepository,
 };
-use tessera_domain::{PasswordHash, RefreshToken, RevocationReason, Session, User};
+use tessera_application::{AuditQuery, AuditRecord, AuthEventKind};
+use tessera_domain::{ClientContext, PasswordHash, RefreshToken, RevocationReason, Session, User};
 use tessera_infra_diesel::{
     Database, DieselAuditSink, DieselServerSecrets, DieselSessionRepository,
     DieselSigningKeyRepository, DieselUserRepository,
@@ -99,18 +99,52 @@ pub async fn a_password_hash_is_replaced_and_a_missing_user_is_not_found(databas
     assert!(matches!(error, Error::NotFound("user")), "{error:?}");
 }
 
-pub async fn disabling_a_user_counts_once(database: &Database) {
+pub async fn a_user_is_disabled_and_enabled_again_and_a_missing_user_is_not_found(
+    database: &Database,
+) {
     let repos = repositories(database);
     let carol = user(&unique_email());
+    let bystander = user(&unique_email());
     repos.users.insert(&carol).await.unwrap();
+    repos.users.insert(&bystander).await.unwrap();
 
-    assert!(repos.users.disable(carol.id, at(5)).await.unwrap());
-    assert!(!repos.users.disable(carol.id, at(9)).await.unwrap());
+    repos
+        .users
+        .set_disabled(carol.id, Some(at(5)))
+        .await
+        .unwrap();
     let stored = repos.users.find_by_id(carol.id).await.unwrap().unwrap();
     assert_eq!(stored.disabled_at, Some(micros(at(5))));
+    // Writing the value it already has still finds the user (no false NotFound).
+    repos
+        .users
+        .set_disabled(carol.id, Some(at(5)))
+        .await
+        .unwrap();
+    // A later write replaces the instant: deciding whether to is the caller's part.
+    repos
+        .users
+        .set_disabled(carol.id, Some(at(9)))
+        .await
+        .unwrap();
+    let stored = repos.users.find_by_id(carol.id).await.unwrap().unwrap();
+    assert_eq!(stored.disabled_at, Some(micros(at(9))));
 
-    let error = repos.users.disable(user("y@example.com").id, at(5)).await;
-    assert!(matches!(error, Err(Error::NotFound("user"))), "{error:?}");
+    repos.users.set_disabled(carol.id, None).await.unwrap();
+    let stored = repos.users.find_by_id(carol.id).await.unwrap().unwrap();
+    assert_eq!(stored.disabled_at, None);
+    // Re-enabling an enabled user is not an error either.
+    repos.users.set_disabled(carol.id, None).await.unwrap();
+
+    let untouched = repos.users.find_by_id(bystander.id).await.unwrap().unwrap();
+    assert_eq!(untouched.disabled_at, None);
+
+    let nobody = user("y@example.com").id;
+    for disabled_at in [Some(at(5)), None] {
+        let error = repos.users.set_disabled(nobody, disabled_at).await;
+        assert!(matches!(error, Err(Error::NotFound("user"))), "{error:?}");
+    }
+    assert!(repos.users.find_by_id(nobody).await.unwrap().is_none());
 }
 
 pub async fn a_created_session_is_found_as_written(database: &Database) {
@@ -469,6 +503,66 @@ pub async fn a_users_active_sessions_are_listed_and_revoked_together(database: &
     );
 }
 
+pub async fn sessions_revoked_since_an_instant_are_listed(database: &Database) {
+    let repos = repositories(database);
+    let (user, live, _) = logged_in(&repos).await;
+    let mut revoked = Vec::new();
+    for (offset, reason) in [
+        (10, RevocationReason::Logout),
+        (20, RevocationReason::Admin),
+        (30, RevocationReason::Reuse),
+    ] {
+        let session = session(&user, at(offset - 5));
+        repos
+            .sessions
+            .create(&session, &first_token(&session), &hash())
+            .await
+            .unwrap();
+        assert!(
+            repos
+                .sessions
+                .revoke(session.id, reason, at(offset))
+                .await
+                .unwrap()
+        );
+        revoked.push(session);
+    }
+    let ids = |sessions: &[Session]| {
+        sessions
+            .iter()
+            .map(|session| session.id)
+            .collect::<Vec<_>>()
+    };
+
+    // The bound is inclusive (at(20) carries nanoseconds: both sides are truncated
+    // alike), the live session never appears, older revocations do not either.
+    let since = repos.sessions.revoked_since(at(20)).await.unwrap();
+    assert_eq!(ids(&since), vec![revoked[1].id, revoked[2].id]);
+    assert!(!ids(&since).contains(&live.id));
+    assert_eq!(since[0].revoked_at, Some(micros(at(20))));
+    assert_eq!(since[0].revocation_reason, Some(RevocationReason::Admin));
+    assert_eq!(since[1].revocation_reason, Some(RevocationReason::Reuse));
+    assert_eq!(since[0].user_id, user.id);
+
+    let just_after = at(20) + chrono::TimeDelta::microseconds(1);
+    let since = repos.sessions.revoked_since(just_after).await.unwrap();
+    assert_eq!(ids(&since), vec![revoked[2].id]);
+
+    let since = repos.sessions.revoked_since(at(0)).await.unwrap();
+    assert_eq!(
+        ids(&since),
+        revoked.iter().map(|session| session.id).collect::<Vec<_>>()
+    );
+    assert!(
+        repos
+            .sessions
+            .revoked_since(at(31))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 pub async fn purging_deletes_ended_sessions_and_stale_sealed_responses(database: &Database) {
     let repos = repositories(database);
     let (_, live, live_token) = logged_in(&repos).await;
@@ -565,9 +659,161 @@ pub async fn audit_events_are_recorded_and_purged_by_age(database: &Database) {
         .await
         .unwrap();
 
-    assert_eq!(repos.audit.purge_before(at(50)).await.unwrap(), 2);
-    assert_eq!(repos.audit.purge_before(at(50)).await.unwrap(), 0);
-    assert_eq!(repos.audit.purge_before(at(101)).await.unwrap(), 1);
+    // Through the port, as the housekeeping task holds it.
+    let sink: &dyn AuditSink = &repos.audit;
+    assert_eq!(sink.purge_before(at(50)).await.unwrap(), 2);
+    assert_eq!(sink.purge_before(at(50)).await.unwrap(), 0);
+    let left = sink.events(everything_since(at(-1))).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, "refreshed");
+    assert_eq!(left[0].at, micros(at(100)));
+    // The cutoff is exclusive: an event exactly at it stays.
+    assert_eq!(sink.purge_before(at(100)).await.unwrap(), 0);
+    assert_eq!(sink.purge_before(at(101)).await.unwrap(), 1);
+    assert!(
+        sink.events(everything_since(at(-1)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn everything_since(since: tessera_domain::Instant) -> AuditQuery {
+    AuditQuery {
+        user_id: None,
+        since,
+        limit: usize::MAX,
+    }
+}
+
+pub async fn audit_events_are_read_back_newest_first_filtered_and_limited(database: &Database) {
+    let repos = repositories(database);
+    let dave = user(&unique_email());
+    let erin = user(&unique_email());
+    let admin = user(&unique_email());
+    let erins_session = session(&erin, at(0));
+
+    let mut disabled = event(AuthEventKind::UserDisabled, Some(&erin), at(20));
+    disabled.session_id = Some(erins_session.id);
+    disabled.client = ClientContext {
+        ip: Some("2001:db8::1".parse().unwrap()),
+        user_agent: Some("tessera-cli/1.0".into()),
+    };
+    disabled.code = Some("admin");
+    disabled.actor = Some(admin.id);
+    let mut anonymous = event(AuthEventKind::LoginFailed, None, at(0));
+    anonymous.client = ClientContext::default();
+    anonymous.code = None;
+    // Inserted in this order; three share the instant at(20).
+    let events = [
+        anonymous,
+        event(AuthEventKind::LoginSucceeded, Some(&dave), at(10)),
+        event(AuthEventKind::Refreshed, Some(&dave), at(20)),
+        disabled,
+        event(AuthEventKind::Logout, Some(&dave), at(20)),
+        event(AuthEventKind::LoginSucceeded, Some(&dave), at(30)),
+    ];
+    for event in &events {
+        repos.audit.record(event).await.unwrap();
+    }
+    let kinds = |records: &[AuditRecord]| {
+        records
+            .iter()
+            .map(|record| (record.kind.clone(), record.at))
+            .collect::<Vec<_>>()
+    };
+    let expected = |indexes: &[usize]| {
+        indexes
+            .iter()
+            .map(|&index| {
+                (
+                    events[index].kind.as_str().to_owned(),
+                    micros(events[index].at),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Newest first; events of one instant latest-inserted first. `since` is inclusive
+    // (at(10) carries nanoseconds, truncated alike on both sides).
+    let all = repos.audit.events(everything_since(at(10))).await.unwrap();
+    assert_eq!(kinds(&all), expected(&[5, 4, 3, 2, 1]));
+    let after = at(10) + chrono::TimeDelta::microseconds(1);
+    let all = repos.audit.events(everything_since(after)).await.unwrap();
+    assert_eq!(kinds(&all), expected(&[5, 4, 3, 2]));
+
+    // Every field round-trips, the actor too.
+    let erins = repos
+        .audit
+        .events(AuditQuery {
+            user_id: Some(erin.id),
+            ..everything_since(at(0))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        erins,
+        vec![AuditRecord {
+            at: micros(at(20)),
+            kind: "user_disabled".into(),
+            user_id: Some(erin.id),
+            session_id: Some(erins_session.id),
+            ip: Some("2001:db8::1".into()),
+            user_agent: Some("tessera-cli/1.0".into()),
+            code: Some("admin".into()),
+            actor: Some(admin.id),
+        }]
+    );
+
+    // Filtered by user: only dave's, the anonymous event and erin's left out.
+    let daves = AuditQuery {
+        user_id: Some(dave.id),
+        ..everything_since(at(0))
+    };
+    let records = repos.audit.events(daves).await.unwrap();
+    assert_eq!(kinds(&records), expected(&[5, 4, 2, 1]));
+    assert!(records.iter().all(|record| record.user_id == Some(dave.id)));
+    assert!(records.iter().all(|record| record.actor.is_none()));
+
+    // The limit keeps the newest.
+    let limited = AuditQuery { limit: 2, ..daves };
+    let records = repos.audit.events(limited).await.unwrap();
+    assert_eq!(kinds(&records), expected(&[5, 4]));
+    let none = AuditQuery { limit: 0, ..daves };
+    assert!(repos.audit.events(none).await.unwrap().is_empty());
+
+    // The anonymous event comes back with nothing made up.
+    let everything = repos.audit.events(everything_since(at(-1))).await.unwrap();
+    assert_eq!(everything.len(), events.len());
+    let oldest = everything.last().unwrap();
+    assert_eq!(
+        *oldest,
+        AuditRecord {
+            at: micros(at(0)),
+            kind: "login_failed".into(),
+            user_id: None,
+            session_id: None,
+            ip: None,
+            user_agent: None,
+            code: None,
+            actor: None,
+        }
+    );
+
+    // A user with no events, and a window after the last event, give nothing.
+    let nobody = AuditQuery {
+        user_id: Some(admin.id),
+        ..everything_since(at(0))
+    };
+    assert!(repos.audit.events(nobody).await.unwrap().is_empty());
+    assert!(
+        repos
+            .audit
+            .events(everything_since(at(31)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn instants_round_trip_to_the_microsecond(database: &Database) {

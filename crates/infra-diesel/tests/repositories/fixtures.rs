@@ -106,5 +106,6 @@ pub fn event(kind: AuthEventKind, user: Option<&User>, at: Instant) -> AuthEvent
             user_agent: None,
         },
         code: Some("ip_changed"),
+        actor: None,
     }
 }
