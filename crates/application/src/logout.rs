@@ -1,6 +1,6 @@
 //! Use case: end the current session, everywhere, at once.
 
-use tessera_domain::{ClientContext, Instant, RevocationReason, Session, SessionId};
+use tessera_domain::{ClientContext, Instant, RevocationReason, Session, SessionId, TimeDelta};
 
 use crate::{AccessDenial, AuthEventKind, AuthService, Error, Principal};
 
@@ -74,9 +74,21 @@ impl AuthService {
     /// # Errors
     /// Infrastructure errors of the database or the revocation list.
     pub async fn restore_revocations(&self) -> Result<usize, Error> {
+        self.sync_revocations(self.policy.access_ttl() + self.options.clock_leeway)
+            .await
+    }
+
+    /// Copies into the revocation list the sessions revoked in the last `window` —
+    /// by this node, another node, or the operator's `tessera user disable`. Run
+    /// periodically with a window a little longer than the period, it bounds how long
+    /// a revocation made elsewhere takes to reach this node's list, even without a
+    /// shared store. Returns how many entries it (re)wrote.
+    ///
+    /// # Errors
+    /// Infrastructure errors of the database or the revocation list.
+    pub async fn sync_revocations(&self, window: TimeDelta) -> Result<usize, Error> {
         let now = self.ports.clock.now();
-        let horizon = self.policy.access_ttl() + self.options.clock_leeway;
-        let revoked = self.ports.sessions.revoked_since(now - horizon).await?;
+        let revoked = self.ports.sessions.revoked_since(now - window).await?;
         let mut restored = 0;
         for session in &revoked {
             let Some(revoked_at) = session.revoked_at else {

@@ -1,7 +1,9 @@
-//! The background purge `serve` runs, so ended sessions and old audit events do not
-//! pile up without an outside scheduler. The rule of what may go is
-//! [`AuthService::purge`](tessera_application::AuthService::purge)'s; this only
-//! schedules it.
+//! The background work `serve` runs on a schedule — purging ended sessions and old
+//! audit events, copying revocations made elsewhere into this node's revocation list
+//! — so none of it needs an outside scheduler. What each run does is the use case's
+//! rule ([`AuthService::purge`](tessera_application::AuthService::purge),
+//! [`AuthService::sync_revocations`](tessera_application::AuthService::sync_revocations));
+//! this only schedules it.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -10,47 +12,86 @@ use tessera_application::{Error, PurgeReport};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-/// The running purge task; dropping it stops the task, so it ends with the server.
+/// A running periodic task; dropping it stops the task, so it ends with the server.
 #[derive(Debug)]
-pub struct PurgeTask(JoinHandle<Infallible>);
+pub struct BackgroundTask(JoinHandle<Infallible>);
 
-impl Drop for PurgeTask {
+/// The purge task (kept as a name for what `serve` holds).
+pub type PurgeTask = BackgroundTask;
+
+impl Drop for BackgroundTask {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
 
-/// Runs `purge` every `interval`, the first time one interval from now. A failure is
-/// logged and the next interval tries again; nothing stops the task but dropping the
-/// returned handle. A task of its own, so that even a panic in a purge leaves the
-/// server serving.
+impl BackgroundTask {
+    /// Runs `work` every `interval`, the first time one interval from now, and logs
+    /// what it returns under `name` (successes at debug). A failure is logged and the
+    /// next interval tries again; nothing stops the task but dropping the handle. A
+    /// task of its own, so that even a panic in a run leaves the server serving.
+    pub fn every<T, F, Fut>(interval: Duration, name: &'static str, work: F) -> Self
+    where
+        T: std::fmt::Debug + Send + 'static,
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        Self::with_report(interval, name, work, |outcome| {
+            tracing::debug!(outcome = ?outcome, "background task ran");
+        })
+    }
+
+    fn with_report<T, F, Fut>(
+        interval: Duration,
+        name: &'static str,
+        work: F,
+        report: fn(&T),
+    ) -> Self
+    where
+        T: Send + 'static,
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        Self(tokio::spawn(run_every(interval, name, work, report)))
+    }
+}
+
+/// Runs `purge` every `interval` and logs what it deleted at info.
 pub fn spawn<F, Fut>(interval: Duration, purge: F) -> PurgeTask
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = Result<PurgeReport, Error>> + Send + 'static,
 {
-    PurgeTask(tokio::spawn(purge_every(interval, purge)))
+    BackgroundTask::with_report(interval, "purge", purge, |report: &PurgeReport| {
+        tracing::info!(
+            sessions = report.sessions,
+            audit_events = report.audit_events,
+            "purged ended sessions and old audit events"
+        );
+    })
 }
 
-async fn purge_every<F, Fut>(interval: Duration, mut purge: F) -> Infallible
+async fn run_every<T, F, Fut>(
+    interval: Duration,
+    name: &'static str,
+    mut work: F,
+    report: fn(&T),
+) -> Infallible
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<PurgeReport, Error>>,
+    Fut: Future<Output = Result<T, Error>>,
 {
     let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
-    // After a slow purge (or a suspended host) wait a whole interval, not a burst.
+    // After a slow run (or a suspended host) wait a whole interval, not a burst.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match purge().await {
-            Ok(report) => tracing::info!(
-                sessions = report.sessions,
-                audit_events = report.audit_events,
-                "purged ended sessions and old audit events"
-            ),
+        match work().await {
+            Ok(outcome) => report(&outcome),
             Err(error) => tracing::warn!(
+                task = name,
                 error = %error_chain(&error),
-                "purge failed; the next interval tries again"
+                "background task failed; the next interval tries again"
             ),
         }
     }

@@ -34,6 +34,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("legacy_jwt_secret", None),
     ("shutdown_timeout", Some("30s")),
     ("purge_interval", Some("1h")),
+    ("revocation_sync_interval", Some("5s")),
     ("audit_retention", Some("90d")),
 ];
 
@@ -83,6 +84,9 @@ pub struct Settings {
     /// How often `serve` deletes ended sessions and old audit events; `None` (`0s`)
     /// leaves it to `tessera sessions purge`, e.g. from cron on one node.
     pub purge_interval: Option<std::time::Duration>,
+    /// How often revocations stored by other nodes or by `tessera user disable` are
+    /// copied into this node's revocation list; `None` (`0s`) turns it off.
+    pub revocation_sync_interval: Option<std::time::Duration>,
     /// How long audit events are kept; longer than zero.
     pub audit_retention: TimeDelta,
 }
@@ -265,6 +269,14 @@ impl Sources {
                 self.duration("purge_interval")?
                     .to_std()
                     .map_err(|_| InvalidSetting::new("purge_interval", "must not be negative"))?,
+            )
+            .filter(|interval| !interval.is_zero()),
+            revocation_sync_interval: Some(
+                self.duration("revocation_sync_interval")?
+                    .to_std()
+                    .map_err(|_| {
+                        InvalidSetting::new("revocation_sync_interval", "must not be negative")
+                    })?,
             )
             .filter(|interval| !interval.is_zero()),
             audit_retention: match self.duration("audit_retention")? {

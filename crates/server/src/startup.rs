@@ -110,6 +110,7 @@ pub struct Application {
     server: Server,
     service: AuthService,
     purge_interval: Option<Duration>,
+    revocation_sync_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for Application {
@@ -149,6 +150,7 @@ impl Application {
             server,
             service,
             purge_interval: settings.purge_interval,
+            revocation_sync_interval: settings.revocation_sync_interval,
         })
     }
 
@@ -158,7 +160,8 @@ impl Application {
     }
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests. Meanwhile
-    /// purges every `purge_interval` (unless it is `0s`).
+    /// purges every `purge_interval` and copies revocations made elsewhere into the
+    /// revocation list every `revocation_sync_interval` (each unless it is `0s`).
     ///
     /// # Errors
     /// The server fails.
@@ -166,6 +169,21 @@ impl Application {
         let service = self.service;
         // Held for as long as the server runs: dropped (the task stopped) when the
         // server returns, or when this future is dropped instead.
+        let _revocation_sync = self.revocation_sync_interval.map(|interval| {
+            let service = service.clone();
+            // The window overlaps the previous run, so a revocation committed while a
+            // run was reading is picked up by the next one.
+            let window = chrono::TimeDelta::from_std(
+                interval
+                    .saturating_mul(2)
+                    .saturating_add(Duration::from_secs(10)),
+            )
+            .unwrap_or(chrono::TimeDelta::MAX);
+            housekeeping::BackgroundTask::every(interval, "revocation sync", move || {
+                let service = service.clone();
+                async move { service.sync_revocations(window).await }
+            })
+        });
         let _purge = self.purge_interval.map(|interval| {
             housekeeping::spawn(interval, move || {
                 let service = service.clone();
