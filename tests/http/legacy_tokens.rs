@@ -61,6 +61,28 @@ async fn a_legacy_token_works_until_its_exp_and_nothing_more(backend: Backend) {
         "a legacy token has no session"
     );
 
+    // A forged `roles` claim grants nothing: roles come from the stored user.
+    let claiming_admin = legacy_token(
+        &json!({"sub": user_id, "exp": seconds_from_now(60), "roles": ["admin"]}),
+        LEGACY_SECRET,
+    );
+    app.bearer(
+        reqwest::Method::GET,
+        &format!(
+            "/v1/admin/users?email={}",
+            crate::helpers::percent_encode(&email)
+        ),
+        &claiming_admin,
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    // A legacy token of a user who does not exist is refused.
+    let nobody = legacy_token(
+        &json!({"sub": "00000000-0000-4000-8000-000000000000", "exp": seconds_from_now(60)}),
+        LEGACY_SECRET,
+    );
+    app.me(&nobody).await.assert_problem(401, "unauthorized");
+
     // It cannot be refreshed (it is no refresh token) nor logged out (no session).
     app.refresh(&valid)
         .await

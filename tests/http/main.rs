@@ -40,6 +40,7 @@ mod database_outage;
 mod docs_and_health;
 mod helpers;
 mod legacy_tokens;
+mod oauth;
 mod refresh_rotation;
 mod session_lifecycle;
 mod session_limits;

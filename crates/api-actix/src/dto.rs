@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A token pair (SPEC §4).
-#[derive(Debug, Serialize, ToSchema)]
+// `Debug` is written by hand below: this holds both tokens.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// A JWT (`typ: at+jwt`) to send as `Authorization: Bearer <token>`.
     pub access_token: String,
@@ -25,6 +26,16 @@ pub struct TokenResponse {
     #[schema(example = 604_800)]
     pub refresh_expires_in: i64,
     pub session_id: Uuid,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<TokenGrant> for TokenResponse {

@@ -63,7 +63,7 @@ impl FromRequest for Authenticated {
                     "AuthService missing from app data",
                 ))
             })?;
-            let principal = service.authenticate(&token).await?;
+            let principal = service.authenticate(&token, &client).await?;
             Ok(Self { principal, client })
         })
     }

@@ -6,6 +6,7 @@ mod dto;
 mod endpoints;
 mod extract;
 mod json;
+mod oauth;
 mod openapi;
 mod problem;
 mod query;
@@ -32,6 +33,9 @@ pub struct ApiState {
     pub service: AuthService,
     /// The backing services `/readyz` checks.
     pub health_checks: Vec<Arc<dyn HealthCheck>>,
+    /// `TESSERA_ISSUER`: the OAuth metadata's `issuer` and the base of the endpoint
+    /// URLs it publishes.
+    pub issuer: String,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -58,11 +62,14 @@ pub fn app(
         .openapi(openapi::document())
         .app_data(web::Data::new(state.service))
         .app_data(web::Data::new(state.health_checks))
+        .app_data(web::Data::new(oauth::Issuer(state.issuer)))
         .app_data(json::config())
+        .app_data(oauth::form_config())
         .app_data(query::config())
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(endpoints::configure)
         .split_for_parts();
+    let api = openapi::finish(api);
     app.service(web::redirect("/docs", "/docs/"))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
@@ -79,5 +86,5 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .openapi(openapi::document())
         .configure(endpoints::configure)
         .split_for_parts();
-    api
+    openapi::finish(api)
 }

@@ -1,7 +1,12 @@
 //! The parts of the OpenAPI document that no endpoint declares: info, tags, the
-//! bearer security scheme. Paths and schemas come from the endpoints themselves.
+//! security schemes (a bearer token, or one obtained with the OAuth password flow so
+//! Swagger UI's Authorize button can log in). Paths and schemas come from the
+//! endpoints themselves.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -15,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "sessions", description = "The caller's sessions and password"),
         (name = "admin", description = "Operators: look users up, end their sessions, disable them (role `admin`)"),
+        (name = "oauth", description = "OAuth 2.0: token and revocation endpoints, server metadata, the public signing keys"),
         (name = "operations", description = "Health and readiness")
     ),
     modifiers(&BearerScheme)
@@ -35,9 +41,46 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            OAUTH2,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::with_refresh_url(
+                    "/oauth/token",
+                    Scopes::new(),
+                    "/oauth/token",
+                ))],
+                "Log in with e-mail (as username) and password; the access token is sent as a bearer token. Leave client_id and client_secret empty.",
+            )),
+        );
     }
 }
 
+/// The name of the OAuth password-flow scheme.
+const OAUTH2: &str = "oauth2";
+
 pub(crate) fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Completes the document once the endpoints have added their paths: every operation
+/// that takes a bearer token also accepts one from the password flow, so a token got
+/// through Swagger UI's Authorize button is sent to it.
+pub(crate) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if let Some(security) = &mut operation.security
+                && !security.is_empty()
+            {
+                security.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
+            }
+        }
+    }
+    api
 }

@@ -54,6 +54,10 @@ fn every_endpoint_of_the_contract_is_documented() {
         ("/v1/admin/users/{user_id}/enable", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
+        ("/oauth/token", "post"),
+        ("/oauth/revoke", "post"),
+        ("/.well-known/oauth-authorization-server", "get"),
+        ("/.well-known/jwks.json", "get"),
     ] {
         assert!(
             paths[path][method].is_object(),
@@ -153,5 +157,60 @@ fn path_ids_are_documented_as_path_parameters() {
                 .any(|parameter| parameter["name"] == name && parameter["in"] == "path"),
             "{method} {path}: {parameters:?}"
         );
+    }
+}
+
+const OAUTH_OPERATIONS: [(&str, &str); 4] = [
+    ("/oauth/token", "post"),
+    ("/oauth/revoke", "post"),
+    ("/.well-known/oauth-authorization-server", "get"),
+    ("/.well-known/jwks.json", "get"),
+];
+
+#[test]
+fn oauth_operations_are_tagged_oauth() {
+    let document = document();
+    for (path, method) in OAUTH_OPERATIONS {
+        assert_eq!(
+            document["paths"][path][method]["tags"][0], "oauth",
+            "{method} {path}"
+        );
+    }
+}
+
+#[test]
+fn oauth_endpoints_take_forms_and_answer_errors_in_rfc_6749_form() {
+    let document = document();
+    for path in ["/oauth/token", "/oauth/revoke"] {
+        let operation = &document["paths"][path]["post"];
+        assert!(
+            operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+                .is_object(),
+            "{path} must take a form"
+        );
+        for status in ["400", "500", "503"] {
+            assert_eq!(
+                operation["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/OAuthErrorBody",
+                "{path} {status}"
+            );
+        }
+    }
+}
+
+#[test]
+fn swagger_ui_can_authorize_with_the_password_flow_on_every_protected_operation() {
+    let document = document();
+    let flow = &document["components"]["securitySchemes"]["oauth2"]["flows"]["password"];
+    assert_eq!(flow["tokenUrl"], "/oauth/token");
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let security = operation["security"].to_string();
+            assert_eq!(
+                security.contains("bearer"),
+                security.contains("oauth2"),
+                "{method} {path}: {security}"
+            );
+        }
     }
 }

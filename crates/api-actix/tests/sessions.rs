@@ -111,6 +111,7 @@ async fn send_full(
     let state = ApiState {
         service: AuthService::new(ports, policy, ServiceOptions::default()),
         health_checks: Vec::new(),
+        issuer: "https://auth.example.com".to_owned(),
     };
     let service = test::init_service(app(state)).await;
     let request = request

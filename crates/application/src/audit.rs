@@ -18,6 +18,8 @@ pub enum AuthEventKind {
     /// One session ended by its owner from the session list, or by an admin.
     SessionRevoked,
     PasswordChanged,
+    /// A password change refused because the current password was wrong.
+    PasswordChangeFailed,
     UserDisabled,
     UserEnabled,
     /// A legacy access token (SPEC §3) was used.
@@ -39,6 +41,7 @@ impl AuthEventKind {
             Self::LogoutAll => "logout_all",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordChangeFailed => "password_change_failed",
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::LegacyToken => "legacy_token",

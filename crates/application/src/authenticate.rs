@@ -1,6 +1,8 @@
 //! Use case: accept or refuse an access token, and record the session's activity.
 
-use tessera_domain::{ClientContext, Instant, Role, Session, SessionId, User, UserId};
+use tessera_domain::{
+    ClientContext, Instant, Role, Session, SessionId, User, UserId, UserStanding,
+};
 
 use crate::{AccessDenial, AuthEventKind, AuthService, Error};
 
@@ -28,12 +30,16 @@ impl AuthService {
     /// # Errors
     /// `Unauthorized` with the reason; infrastructure errors only when both the
     /// revocation list and the database are unreachable.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, Error> {
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        client: &ClientContext,
+    ) -> Result<Principal, Error> {
         let now = self.ports.clock.now();
         let claims = match self.ports.access_tokens.verify(token, now) {
             Ok(claims) => claims,
             Err(AccessDenial::Invalid) if self.ports.legacy_tokens.is_some() => {
-                return self.authenticate_legacy(token, now).await;
+                return self.authenticate_legacy(token, now, client).await;
             }
             Err(denial) => return Err(denial.into()),
         };
@@ -53,24 +59,38 @@ impl AuthService {
 
     /// A token of the former system, valid until its own `exp` during a migration.
     /// It has no session, so nothing can revoke or refresh it; every use is audited.
-    async fn authenticate_legacy(&self, token: &str, now: Instant) -> Result<Principal, Error> {
+    /// The token only says who; the user must exist and be active, and the roles are
+    /// the stored ones — a forged `roles` claim grants nothing.
+    async fn authenticate_legacy(
+        &self,
+        token: &str,
+        now: Instant,
+        client: &ClientContext,
+    ) -> Result<Principal, Error> {
         let Some(legacy) = &self.ports.legacy_tokens else {
             return Err(AccessDenial::Invalid.into());
         };
         let claims = legacy.verify(token, now)?;
+        let user = self
+            .ports
+            .users
+            .find_by_id(claims.user_id)
+            .await?
+            .filter(|user| user.standing() == UserStanding::Active)
+            .ok_or(AccessDenial::Invalid)?;
         self.audit(
             AuthEventKind::LegacyToken,
             now,
-            Some(claims.user_id),
+            Some(user.id),
             None,
-            &ClientContext::default(),
+            client,
             None,
         )
         .await;
         Ok(Principal {
-            user_id: claims.user_id,
+            user_id: user.id,
             session_id: None,
-            roles: claims.roles,
+            roles: user.roles,
             access_expires_at: claims.expires_at,
         })
     }

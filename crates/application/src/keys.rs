@@ -29,3 +29,17 @@ pub async fn ensure_signing_key(
     keys.insert(0, key);
     Ok(keys)
 }
+
+impl crate::AuthService {
+    /// The keys a resource server may use to verify access tokens on its own
+    /// (`/.well-known/jwks.json`). Only asymmetric keys, whatever the codec answers:
+    /// publishing an HS256 secret would let anyone mint tokens.
+    pub fn public_signing_keys(&self) -> Vec<crate::PublicSigningKey> {
+        self.ports
+            .access_tokens
+            .public_keys()
+            .into_iter()
+            .filter(|key| key.algorithm.is_asymmetric())
+            .collect()
+    }
+}

@@ -16,6 +16,7 @@ mod password;
 pub mod ports;
 mod refresh;
 mod register;
+mod revocation;
 mod service;
 mod sessions;
 mod tokens;
@@ -33,6 +34,6 @@ pub use service::{AuthService, Ports, ServiceOptions};
 pub use sessions::SessionOverview;
 pub use tokens::{
     AccessClaims, AccessToken, GrantSecrets, MintedRefreshToken, PlainRefreshToken,
-    PresentedRefreshToken, RefreshTokenHash, SealedGrant, SigningAlgorithm, SigningKey,
-    SigningKeyMaterial, TokenGrant,
+    PresentedRefreshToken, PublicSigningKey, RefreshTokenHash, SealedGrant, SigningAlgorithm,
+    SigningKey, SigningKeyMaterial, TokenGrant,
 };

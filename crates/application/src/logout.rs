@@ -88,6 +88,8 @@ impl AuthService {
     /// Infrastructure errors of the database or the revocation list.
     pub async fn sync_revocations(&self, window: TimeDelta) -> Result<usize, Error> {
         let now = self.ports.clock.now();
+        // Older revocations cannot bar a live token any more.
+        let window = window.min(self.policy.access_ttl() + self.options.clock_leeway);
         let revoked = self.ports.sessions.revoked_since(now - window).await?;
         let mut restored = 0;
         for session in &revoked {

@@ -33,7 +33,7 @@ impl AuthService {
         let now = self.ports.clock.now();
         if check == PasswordCheck::Mismatch {
             self.audit(
-                AuthEventKind::PasswordChanged,
+                AuthEventKind::PasswordChangeFailed,
                 now,
                 Some(user.id),
                 principal.session_id,

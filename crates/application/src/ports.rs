@@ -13,8 +13,8 @@ use tessera_domain::{
 
 use crate::{
     AccessClaims, AccessDenial, AccessToken, AuditQuery, AuditRecord, AuthEvent, Error,
-    GrantSecrets, MintedRefreshToken, PlainRefreshToken, PresentedRefreshToken, RefreshTokenHash,
-    SealedGrant, SigningAlgorithm, SigningKey,
+    GrantSecrets, MintedRefreshToken, PlainRefreshToken, PresentedRefreshToken, PublicSigningKey,
+    RefreshTokenHash, SealedGrant, SigningAlgorithm, SigningKey,
 };
 
 /// The current time. Only this port reads the clock.
@@ -254,6 +254,10 @@ pub trait AccessTokenCodec: Send + Sync {
     /// # Errors
     /// The reason the token is refused.
     fn verify(&self, token: &str, now: Instant) -> Result<AccessClaims, AccessDenial>;
+
+    /// The public keys of every asymmetric key this codec verifies with, newest
+    /// first. A symmetric (HS256) key is never among them: its secret signs too.
+    fn public_keys(&self) -> Vec<PublicSigningKey>;
 }
 
 /// Mints, recognises, hashes and seals refresh tokens.
@@ -349,9 +353,9 @@ pub trait HealthCheck: Send + Sync {
 /// What a legacy access token (SPEC §3) says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyClaims {
+    /// `sub`: who the token says it is; the user's standing and roles come from storage.
     pub user_id: UserId,
     pub expires_at: Instant,
-    pub roles: Vec<tessera_domain::Role>,
 }
 
 /// Verifies access tokens of the system Tessera replaces: HS256 with the former

@@ -147,6 +147,15 @@ pub enum SigningAlgorithm {
 }
 
 impl SigningAlgorithm {
+    /// Whether a verification key of this algorithm can be public: an HS256 secret
+    /// both signs and verifies, so it must never leave the server.
+    pub const fn is_asymmetric(self) -> bool {
+        match self {
+            Self::EdDsa => true,
+            Self::Hs256 => false,
+        }
+    }
+
     /// The JOSE `alg` name, also the configuration spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -197,4 +206,16 @@ pub struct SigningKey {
     /// empty for HS256, whose secret is symmetric).
     pub public_key: Vec<u8>,
     pub created_at: Instant,
+}
+
+/// The public half of a signing key: what a resource server needs to verify access
+/// tokens on its own (published as a JWK at `/.well-known/jwks.json`). Only
+/// asymmetric keys have one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicSigningKey {
+    /// The JWS `kid` tokens signed with this key carry.
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    /// The raw public key: the 32-byte point for Ed25519.
+    pub public_key: Vec<u8>,
 }

@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tessera_application::ports::AccessTokenCodec;
 use tessera_application::{
-    AccessClaims, AccessDenial, AccessToken, Error, SigningAlgorithm, SigningKey,
+    AccessClaims, AccessDenial, AccessToken, Error, PublicSigningKey, SigningAlgorithm, SigningKey,
 };
 use tessera_domain::{Instant, InvalidSetting, Role, SessionId, UserId};
 use uuid::Uuid;
@@ -215,6 +215,14 @@ impl AccessTokenCodec for JwtAccessTokenCodec {
         self.check_time(&claims, now)?;
         claims.into_access_claims()
     }
+
+    fn public_keys(&self) -> Vec<PublicSigningKey> {
+        self.key_set()
+            .verifiers
+            .iter()
+            .filter_map(|verifier| verifier.public.clone())
+            .collect()
+    }
 }
 
 /// RFC 9068 §4: `at+jwt`, or its full media type; media types ignore case.
@@ -289,6 +297,8 @@ struct Verifier {
     algorithm: Algorithm,
     key: DecodingKey,
     validation: Validation,
+    /// What may be published of the key; `None` for a symmetric key.
+    public: Option<PublicSigningKey>,
 }
 
 impl KeySet {
@@ -361,6 +371,7 @@ impl Verifier {
             algorithm,
             key: decoding_key(key)?,
             validation,
+            public: public_key(key),
         })
     }
 }
@@ -416,6 +427,19 @@ fn decoding_key(key: &SigningKey) -> Result<DecodingKey, &'static str> {
             Ok(DecodingKey::from_ed_der(raw))
         }
         SigningAlgorithm::Hs256 => Ok(DecodingKey::from_secret(hmac_secret(key)?)),
+    }
+}
+
+/// The publishable half of a key that `decoding_key` accepted.
+fn public_key(key: &SigningKey) -> Option<PublicSigningKey> {
+    match key.algorithm {
+        SigningAlgorithm::EdDsa => Some(PublicSigningKey {
+            kid: key.kid.clone(),
+            algorithm: key.algorithm,
+            public_key: key.public_key.clone(),
+        }),
+        // The secret verifies and signs alike: never published.
+        SigningAlgorithm::Hs256 => None,
     }
 }
 

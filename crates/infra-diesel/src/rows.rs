@@ -212,7 +212,8 @@ impl RefreshTokenRow {
     }
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+/// `Debug` is written by hand below: the row holds a private key.
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys, check_for_backend(MultiBackend))]
 pub(crate) struct SigningKeyRow {
     pub kid: String,
@@ -221,6 +222,15 @@ pub(crate) struct SigningKeyRow {
     pub public_key: Vec<u8>,
     pub created_at: NaiveDateTime,
     pub retired_at: Option<NaiveDateTime>,
+}
+
+impl std::fmt::Debug for SigningKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRow")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<&SigningKey> for SigningKeyRow {

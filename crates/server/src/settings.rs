@@ -171,7 +171,13 @@ impl Sources {
                 format!("must be a duration such as 15m, 7d or 10s ({error})"),
             )
         })?;
-        TimeDelta::from_std(duration).map_err(|_| InvalidSetting::new(name, "is too long"))
+        // Far beyond any sensible lifetime, and far from where instant arithmetic
+        // overflows (a panic at the first login, not an error at start).
+        const LONGEST: TimeDelta = TimeDelta::days(36_500);
+        TimeDelta::from_std(duration)
+            .ok()
+            .filter(|duration| *duration <= LONGEST)
+            .ok_or_else(|| InvalidSetting::new(name, "must be at most 100 years (36500d)"))
     }
 
     fn boolean(&self, name: &'static str) -> Result<bool, InvalidSetting> {
@@ -225,7 +231,11 @@ impl Sources {
             bind: self.required("bind")?.parse().map_err(|_| {
                 InvalidSetting::new("bind", "must be an address such as 127.0.0.1:8080")
             })?,
-            database_url: SecretString(self.required("database_url")?.to_owned()),
+            database_url: {
+                let url = self.required("database_url")?;
+                tessera_infra_diesel::Database::check_url(url)?;
+                SecretString(url.to_owned())
+            },
             database_pool_size: self
                 .required("database_pool_size")?
                 .parse()
@@ -253,7 +263,15 @@ impl Sources {
                 _ => return Err(InvalidSetting::new("log_format", "must be pretty or json")),
             },
             signing_alg: self.required("signing_alg")?.parse()?,
-            clock_leeway: self.duration("clock_leeway")?,
+            clock_leeway: match self.duration("clock_leeway")? {
+                leeway if leeway <= TimeDelta::minutes(5) => leeway,
+                _ => {
+                    return Err(InvalidSetting::new(
+                        "clock_leeway",
+                        "must be at most 5m: longer is a misconfiguration, not clock skew",
+                    ));
+                }
+            },
             activity_write_interval,
             token_pepper,
             legacy_jwt_secret: self
@@ -398,6 +416,23 @@ mod tests {
         assert_eq!(error.setting(), "signing_alg");
         let error = settings(&[("TESSERA_TOKEN_PEPPER", "short")]).unwrap_err();
         assert_eq!(error.setting(), "token_pepper");
+    }
+
+    #[test]
+    fn durations_past_a_century_and_bad_urls_are_refused_at_start() {
+        for (variable, setting) in [
+            ("TESSERA_ABSOLUTE_LIFETIME", "absolute_lifetime"),
+            ("TESSERA_AUDIT_RETENTION", "audit_retention"),
+            ("TESSERA_PURGE_INTERVAL", "purge_interval"),
+        ] {
+            let error = settings(&[(variable, "300000000d")]).unwrap_err();
+            assert_eq!(error.setting(), setting, "{error}");
+        }
+        let error = settings(&[("TESSERA_CLOCK_LEEWAY", "10m")]).unwrap_err();
+        assert_eq!(error.setting(), "clock_leeway");
+        let error = settings(&[("TESSERA_DATABASE_URL", "mysql://u:pw@h/x")]).unwrap_err();
+        assert_eq!(error.setting(), "database_url");
+        assert!(!error.to_string().contains("pw@"), "{error}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Nothing here decides anything.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::HttpServer;
@@ -138,6 +138,7 @@ impl Application {
         let state = ApiState {
             service: components.service,
             health_checks: vec![Arc::new(components.database) as Arc<dyn HealthCheck>],
+            issuer: settings.issuer.clone(),
         };
         let server = HttpServer::new(move || tessera_api_actix::app(state.clone()))
             .listen(listener)
@@ -171,17 +172,25 @@ impl Application {
         // server returns, or when this future is dropped instead.
         let _revocation_sync = self.revocation_sync_interval.map(|interval| {
             let service = service.clone();
-            // The window overlaps the previous run, so a revocation committed while a
-            // run was reading is picked up by the next one.
-            let window = chrono::TimeDelta::from_std(
-                interval
-                    .saturating_mul(2)
-                    .saturating_add(Duration::from_secs(10)),
-            )
-            .unwrap_or(chrono::TimeDelta::MAX);
+            // Each run reads back to the start of the last run that succeeded, plus a
+            // margin for revocations whose commit was in flight then: a database
+            // outage delays revocations reaching this node, it never loses them.
+            let synced_from = Arc::new(Mutex::new(std::time::Instant::now()));
             housekeeping::BackgroundTask::every(interval, "revocation sync", move || {
-                let service = service.clone();
-                async move { service.sync_revocations(window).await }
+                let (service, synced_from) = (service.clone(), synced_from.clone());
+                async move {
+                    let started = std::time::Instant::now();
+                    let last = *synced_from.lock().unwrap_or_else(PoisonError::into_inner);
+                    let window = chrono::TimeDelta::from_std(
+                        started
+                            .duration_since(last)
+                            .saturating_add(Duration::from_secs(10)),
+                    )
+                    .unwrap_or(chrono::TimeDelta::MAX);
+                    let synced = service.sync_revocations(window).await?;
+                    *synced_from.lock().unwrap_or_else(PoisonError::into_inner) = started;
+                    Ok(synced)
+                }
             })
         });
         let _purge = self.purge_interval.map(|interval| {

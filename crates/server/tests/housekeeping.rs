@@ -129,7 +129,10 @@ async fn the_running_server_purges_ended_sessions_and_old_events(database: &Test
         .await
         .unwrap();
     let principal = service
-        .authenticate(ended.access_token.expose())
+        .authenticate(
+            ended.access_token.expose(),
+            &tessera_domain::ClientContext::default(),
+        )
         .await
         .unwrap();
     service.logout(&principal, &client).await.unwrap();

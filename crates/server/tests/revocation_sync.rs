@@ -55,7 +55,7 @@ async fn a_revocation_stored_by_one_node_reaches_the_other_at_its_next_sync(data
         .unwrap();
 
     // Node A's list has not heard of it yet: no database read per request.
-    assert!(node_a.service.authenticate(token).await.is_ok());
+    assert!(node_a.service.authenticate(token, &client).await.is_ok());
     let synced = node_a
         .service
         .sync_revocations(TimeDelta::seconds(10))
@@ -63,7 +63,7 @@ async fn a_revocation_stored_by_one_node_reaches_the_other_at_its_next_sync(data
         .unwrap();
     assert_eq!(synced, 1);
     assert!(matches!(
-        node_a.service.authenticate(token).await,
+        node_a.service.authenticate(token, &client).await,
         Err(Error::Unauthorized(AccessDenial::SessionRevoked))
     ));
 }

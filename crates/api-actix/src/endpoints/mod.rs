@@ -9,11 +9,15 @@ mod admin_revoke_sessions;
 mod change_password;
 mod fallback;
 mod health;
+mod jwks;
 mod list_sessions;
 mod login;
 mod logout;
 mod logout_all;
 mod me;
+mod oauth_metadata;
+mod oauth_revoke;
+mod oauth_token;
 mod refresh;
 mod register;
 mod revoke_session;
@@ -44,6 +48,10 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(admin_revoke_sessions::revoke_user_sessions)
         .service(admin_disable_user::disable_user)
         .service(admin_enable_user::enable_user)
+        .service(oauth_token::token)
+        .service(oauth_revoke::revoke)
+        .service(oauth_metadata::metadata)
+        .service(jwks::jwks)
         .service(health::healthz)
         .service(health::readyz);
 }

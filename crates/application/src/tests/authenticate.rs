@@ -57,7 +57,7 @@ fn activity_recorded(mocks: &mut Mocks) {
 
 async fn authenticate(mocks: Mocks) -> Result<crate::Principal, Error> {
     let (service, _audit) = mocks.build();
-    service.authenticate(JWT).await
+    service.authenticate(JWT, &super::support::client()).await
 }
 
 fn assert_unauthorized(result: Result<crate::Principal, Error>, denial: AccessDenial) {
@@ -286,27 +286,77 @@ mod legacy_tokens {
         legacy
     }
 
+    fn legacy_claims() -> LegacyClaims {
+        LegacyClaims {
+            user_id: USER_ID,
+            expires_at: now() + minutes(5),
+        }
+    }
+
+    fn stored_user(mocks: &mut Mocks, user: Option<tessera_domain::User>) {
+        mocks
+            .users
+            .expect_find_by_id()
+            .withf(|id| *id == USER_ID)
+            .times(1)
+            .return_once(move |_| Ok(user));
+    }
+
     #[tokio::test]
     async fn a_legacy_token_authenticates_without_a_session_and_every_use_is_audited() {
         let mut mocks = Mocks::new();
         ours_refuse(&mut mocks, AccessDenial::Invalid);
-        mocks.legacy = Some(legacy_answers(Ok(LegacyClaims {
-            user_id: USER_ID,
-            expires_at: now() + minutes(5),
-            roles: vec![],
-        })));
+        mocks.legacy = Some(legacy_answers(Ok(legacy_claims())));
+        let alice = super::super::support::alice();
+        let stored_roles = alice.roles.clone();
+        stored_user(&mut mocks, Some(alice));
         mocks.revocations.expect_contains().never();
         mocks.activity.expect_record().never();
         let (service, audit) = mocks.build();
 
-        let principal = service.authenticate("legacy.jwt.token").await.unwrap();
+        let principal = service
+            .authenticate("legacy.jwt.token", &super::super::support::client())
+            .await
+            .unwrap();
 
         assert_eq!(principal.user_id, USER_ID);
         assert_eq!(principal.session_id, None, "a legacy token has no session");
         assert_eq!(principal.access_expires_at, now() + minutes(5));
+        assert_eq!(
+            principal.roles, stored_roles,
+            "roles come from storage, not the token"
+        );
         let event = audit.only();
         assert_eq!(event.kind, AuthEventKind::LegacyToken);
         assert_eq!(event.user_id, Some(USER_ID));
+        assert_eq!(
+            event.client,
+            super::super::support::client(),
+            "audited with the caller"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_legacy_token_of_a_disabled_or_missing_user_is_refused() {
+        let mut disabled = super::super::support::alice();
+        disabled.disabled_at = Some(now() - minutes(1));
+        for user in [Some(disabled), None] {
+            let mut mocks = Mocks::new();
+            ours_refuse(&mut mocks, AccessDenial::Invalid);
+            mocks.legacy = Some(legacy_answers(Ok(legacy_claims())));
+            stored_user(&mut mocks, user);
+            let (service, audit) = mocks.build();
+
+            let result = service
+                .authenticate("legacy.jwt.token", &super::super::support::client())
+                .await;
+
+            assert!(
+                matches!(result, Err(Error::Unauthorized(AccessDenial::Invalid))),
+                "{result:?}"
+            );
+            assert!(audit.events().is_empty());
+        }
     }
 
     #[tokio::test]
@@ -316,7 +366,9 @@ mod legacy_tokens {
         mocks.legacy = Some(legacy_answers(Err(AccessDenial::Expired)));
         let (service, audit) = mocks.build();
 
-        let result = service.authenticate("legacy.jwt.token").await;
+        let result = service
+            .authenticate("legacy.jwt.token", &super::super::support::client())
+            .await;
 
         assert!(
             matches!(result, Err(Error::Unauthorized(AccessDenial::Expired))),
@@ -334,7 +386,9 @@ mod legacy_tokens {
         mocks.legacy = Some(legacy);
         let (service, _) = mocks.build();
 
-        let result = service.authenticate("legacy.jwt.token").await;
+        let result = service
+            .authenticate("legacy.jwt.token", &super::super::support::client())
+            .await;
 
         assert!(
             matches!(result, Err(Error::Unauthorized(AccessDenial::Expired))),
@@ -348,7 +402,9 @@ mod legacy_tokens {
         ours_refuse(&mut mocks, AccessDenial::Invalid);
         let (service, _) = mocks.build();
 
-        let result = service.authenticate("legacy.jwt.token").await;
+        let result = service
+            .authenticate("legacy.jwt.token", &super::super::support::client())
+            .await;
 
         assert!(
             matches!(result, Err(Error::Unauthorized(AccessDenial::Invalid))),

@@ -220,3 +220,17 @@ async fn a_restart_that_cannot_read_the_revocations_fails_instead_of_starting_op
         Err(Error::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn a_sync_after_a_long_outage_reads_back_only_as_far_as_a_token_can_live() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_revoked_since()
+        .withf(|since| *since == now() - minutes(15) - TimeDelta::seconds(30))
+        .times(1)
+        .returning(|_| Ok(Vec::new()));
+    let (service, _) = mocks.build();
+
+    assert_eq!(service.sync_revocations(TimeDelta::MAX).await.unwrap(), 0);
+}

@@ -9,6 +9,7 @@ mod logout;
 mod password;
 mod refresh;
 mod register;
+mod revocation;
 mod sessions;
 mod support;
 mod values;

@@ -146,7 +146,7 @@ async fn a_wrong_current_password_is_refused_audited_and_changes_nothing() {
         "{result:?}"
     );
     let event = audit.only();
-    assert_eq!(event.kind, AuthEventKind::PasswordChanged);
+    assert_eq!(event.kind, AuthEventKind::PasswordChangeFailed);
     assert_eq!(event.code, Some("invalid_credentials"));
     assert_eq!(event.user_id, Some(USER_ID));
     assert_eq!(event.session_id, Some(SESSION_ID));

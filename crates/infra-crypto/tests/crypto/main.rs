@@ -5,6 +5,7 @@
 
 mod access_token;
 mod password;
+mod public_keys;
 mod refresh_token;
 mod secrets_in_debug;
 mod signing_key;
