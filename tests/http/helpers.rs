@@ -515,6 +515,28 @@ impl TestApp {
         email
     }
 
+    /// What `tessera keys rotate` does, on this app's database; returns the new `kid`.
+    /// The app signs with it after its next key reload.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the operator command reads the system clock too"
+    )]
+    pub async fn rotate_signing_key(&self) -> String {
+        let settings = test_settings(&self.database_url, &[]);
+        let components = Components::build(&settings)
+            .await
+            .unwrap_or_else(|error| panic!("the components did not build: {error}"));
+        tessera_application::rotate_signing_key(
+            &tessera_infra_diesel::DieselSigningKeyRepository::new(components.database),
+            &tessera_infra_crypto::RandomSigningKeyGenerator,
+            settings.signing_alg,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("the key was not rotated: {error}"))
+        .kid
+    }
+
     /// Registers a new user with [`PASSWORD`] and returns the address.
     pub async fn new_user(&self) -> String {
         let email = unique_email();

@@ -39,6 +39,8 @@ mod client_binding;
 mod database_outage;
 mod docs_and_health;
 mod helpers;
+mod introspection;
+mod key_rotation;
 mod legacy_tokens;
 mod oauth;
 mod refresh_rotation;

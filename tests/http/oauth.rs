@@ -379,6 +379,8 @@ async fn the_metadata_points_at_the_endpoints_under_the_issuer(backend: Backend)
             "grant_types_supported": ["password", "refresh_token"],
             "token_endpoint_auth_methods_supported": ["none"],
             "revocation_endpoint_auth_methods_supported": ["none"],
+            "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
             "response_types_supported": [],
         })
     );

@@ -31,7 +31,7 @@ impl Issuer {
     "error_description": "the refresh token is not valid"
 }))]
 pub(crate) struct OAuthErrorBody {
-    /// One of: invalid_request, invalid_grant, unsupported_grant_type, invalid_scope,
+    /// One of: invalid_request, invalid_client, invalid_grant, unsupported_grant_type, invalid_scope,
     /// temporarily_unavailable, server_error.
     pub error: &'static str,
     /// For people; never names which of username and password was wrong.
@@ -87,6 +87,15 @@ impl OAuthError {
         Self::refused(StatusCode::BAD_REQUEST, "invalid_scope", description)
     }
 
+    /// Client authentication failed (RFC 6749 §5.2): 401 with a Basic challenge.
+    pub(crate) fn invalid_client() -> Self {
+        Self::refused(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )
+    }
+
     /// The same answer for an unknown user and a wrong password.
     pub(crate) fn invalid_credentials() -> Self {
         Self::invalid_grant("invalid username or password")
@@ -117,6 +126,7 @@ impl From<Error> for OAuthError {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidCredentials => Self::invalid_credentials(),
+            Error::InvalidClient => Self::invalid_client(),
             // SPEC §4: every refusal of rules 1–7 is `invalid_grant`; the description
             // says which, as the /v1 `code` does.
             Error::Refused(refusal) => Self::invalid_grant(refusal.to_string()),
@@ -157,6 +167,12 @@ impl ResponseError for OAuthError {
         response
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
+            ));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
@@ -263,6 +279,22 @@ mod tests {
         );
         assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
         assert_eq!(headers.get(header::PRAGMA).unwrap(), "no-cache");
+    }
+
+    #[actix_web::test]
+    async fn an_invalid_client_is_401_with_a_basic_challenge() {
+        let (status, response) = answer(Error::InvalidClient.into()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("Basic ")
+        );
+        assert_eq!(json_of(response).await["error"], "invalid_client");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "sessions", description = "The caller's sessions and password"),
         (name = "admin", description = "Operators: look users up, end their sessions, disable them (role `admin`)"),
-        (name = "oauth", description = "OAuth 2.0: token and revocation endpoints, server metadata, the public signing keys"),
+        (name = "oauth", description = "OAuth 2.0: token, revocation and introspection endpoints, server metadata, the public signing keys"),
         (name = "operations", description = "Health and readiness")
     ),
     modifiers(&BearerScheme)
@@ -42,6 +42,17 @@ impl Modify for BearerScheme {
             ),
         );
         components.add_security_scheme(
+            BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A resource server's client id and secret (`TESSERA_INTROSPECTION_CLIENTS`)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             OAUTH2,
             SecurityScheme::OAuth2(OAuth2::with_description(
                 [Flow::Password(Password::with_refresh_url(
@@ -54,6 +65,9 @@ impl Modify for BearerScheme {
         );
     }
 }
+
+/// The name of the HTTP Basic scheme of resource-server clients.
+const BASIC: &str = "basic";
 
 /// The name of the OAuth password-flow scheme.
 const OAUTH2: &str = "oauth2";
@@ -75,8 +89,14 @@ pub(crate) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
+            // Only operations that take a bearer token: client (Basic) authentication
+            // is not something a password-flow token can stand in for.
+            let takes_bearer = operation.security.as_ref().is_some_and(|security| {
+                serde_json::to_value(security)
+                    .is_ok_and(|value| value.to_string().contains("\"bearer\""))
+            });
             if let Some(security) = &mut operation.security
-                && !security.is_empty()
+                && takes_bearer
             {
                 security.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
             }

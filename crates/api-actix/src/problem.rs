@@ -86,6 +86,7 @@ fn application_parts(error: &Error) -> (StatusCode, &'static str, String) {
     match error {
         Error::Invalid(_) => shown(StatusCode::BAD_REQUEST, "validation_failed"),
         Error::InvalidCredentials => shown(StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        Error::InvalidClient => shown(StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::Refused(refusal) => shown(StatusCode::UNAUTHORIZED, refusal.code()),
         Error::Unauthorized(AccessDenial::SessionRevoked) => {
             shown(StatusCode::UNAUTHORIZED, "session_revoked")

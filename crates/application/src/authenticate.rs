@@ -97,7 +97,11 @@ impl AuthService {
 
     /// The revocation list, or the database when the list cannot answer: a cache
     /// outage must not let revoked sessions back in.
-    async fn is_revoked(&self, session_id: SessionId, now: Instant) -> Result<bool, Error> {
+    pub(crate) async fn is_revoked(
+        &self,
+        session_id: SessionId,
+        now: Instant,
+    ) -> Result<bool, Error> {
         match self.ports.revocations.contains(session_id, now).await {
             Ok(revoked) => Ok(revoked),
             Err(error) => {

@@ -36,6 +36,10 @@ pub enum Error {
     /// The access token is missing something or its session ended.
     #[error(transparent)]
     Unauthorized(#[from] AccessDenial),
+    /// A client (an introspecting resource server) is unknown or its secret is wrong:
+    /// the same answer for both.
+    #[error("client authentication failed")]
+    InvalidClient,
     /// Registration is closed by configuration.
     #[error("registration is closed")]
     RegistrationClosed,

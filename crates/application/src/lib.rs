@@ -9,6 +9,7 @@ mod audit;
 mod authenticate;
 mod error;
 mod housekeeping;
+mod introspection;
 mod keys;
 mod login;
 mod logout;
@@ -29,7 +30,10 @@ pub use audit::{AuditQuery, AuditRecord, AuthEvent, AuthEventKind};
 pub use authenticate::Principal;
 pub use error::{AccessDenial, BoxError, Error};
 pub use housekeeping::PurgeReport;
-pub use keys::ensure_signing_key;
+pub use introspection::{
+    ActiveAccessToken, ActiveRefreshToken, Introspection, IntrospectionClients,
+};
+pub use keys::{ensure_signing_key, keys_still_verifying, rotate_signing_key, verification_keys};
 pub use service::{AuthService, Ports, ServiceOptions};
 pub use sessions::SessionOverview;
 pub use tokens::{

@@ -191,6 +191,13 @@ pub trait SigningKeyRepository: Send + Sync {
     /// # Errors
     /// `Conflict("signing key")` when the `kid` exists.
     async fn insert(&self, key: &SigningKey) -> Result<(), Error>;
+
+    /// Marks every key but `keep` that is not retired yet as retired at `at`;
+    /// returns how many were marked. Keys retired earlier keep their time.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn retire_all_except(&self, keep: &str, at: Instant) -> Result<usize, Error>;
 }
 
 /// Makes new signing keys (randomness lives in the adapter).

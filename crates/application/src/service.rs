@@ -8,7 +8,7 @@ use crate::ports::{
     AccessTokenCodec, ActivityStore, AuditSink, Clock, IdGenerator, LegacyTokenVerifier,
     PasswordHasher, RefreshTokenCodec, RevocationList, SessionRepository, UserRepository,
 };
-use crate::{AuthEvent, AuthEventKind};
+use crate::{AuthEvent, AuthEventKind, IntrospectionClients};
 
 /// Every port the use cases call.
 #[derive(Clone)]
@@ -63,14 +63,17 @@ pub struct AuthService {
     pub(crate) ports: Ports,
     pub(crate) policy: SessionPolicy,
     pub(crate) options: ServiceOptions,
+    /// Resource servers allowed to introspect tokens; none by default.
+    pub(crate) introspection_clients: Arc<IntrospectionClients>,
 }
 
 impl AuthService {
-    pub const fn new(ports: Ports, policy: SessionPolicy, options: ServiceOptions) -> Self {
+    pub fn new(ports: Ports, policy: SessionPolicy, options: ServiceOptions) -> Self {
         Self {
             ports,
             policy,
             options,
+            introspection_clients: Arc::default(),
         }
     }
 

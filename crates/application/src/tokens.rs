@@ -206,6 +206,9 @@ pub struct SigningKey {
     /// empty for HS256, whose secret is symmetric).
     pub public_key: Vec<u8>,
     pub created_at: Instant,
+    /// When `tessera keys rotate` replaced it: a retired key no longer signs, and
+    /// verifies only while a token it signed can still be live.
+    pub retired_at: Option<Instant>,
 }
 
 /// The public half of a signing key: what a resource server needs to verify access

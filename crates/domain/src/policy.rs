@@ -133,6 +133,22 @@ impl SessionPolicy {
     pub const fn ip_change(&self) -> IpChangePolicy {
         self.settings.ip_change
     }
+
+    /// Whether a signing key retired at `retired_at` may still be needed at `now`: a
+    /// token it signed just before retirement lives `access_ttl`, and is accepted for
+    /// `clock_leeway` more. From `retired_at + access_ttl + clock_leeway` on, no live
+    /// token can carry its `kid`, so it leaves the JWKS and the verification set.
+    pub fn retired_key_still_verifies(
+        &self,
+        retired_at: crate::Instant,
+        clock_leeway: TimeDelta,
+        now: crate::Instant,
+    ) -> bool {
+        retired_at
+            .checked_add_signed(self.access_ttl())
+            .and_then(|end| end.checked_add_signed(clock_leeway))
+            .is_none_or(|end| now < end)
+    }
 }
 
 impl TryFrom<SessionPolicySettings> for SessionPolicy {
@@ -173,5 +189,31 @@ impl TryFrom<SessionPolicySettings> for SessionPolicy {
             ));
         }
         Ok(Self { settings })
+    }
+}
+
+#[cfg(test)]
+mod retired_key_tests {
+    use chrono::{TimeZone as _, Utc};
+
+    use super::*;
+
+    #[test]
+    fn a_retired_key_verifies_until_access_ttl_plus_leeway_after_retirement() {
+        let policy = SessionPolicy::default();
+        let leeway = TimeDelta::seconds(30);
+        let retired = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let end = retired + policy.access_ttl() + leeway;
+        assert!(policy.retired_key_still_verifies(retired, leeway, retired));
+        assert!(policy.retired_key_still_verifies(
+            retired,
+            leeway,
+            end - TimeDelta::microseconds(1)
+        ));
+        assert!(!policy.retired_key_still_verifies(retired, leeway, end));
+        assert!(!policy.retired_key_still_verifies(retired, leeway, end + TimeDelta::days(1)));
+        // Without leeway the key goes when the last token it signed expires.
+        let no_leeway = retired + policy.access_ttl();
+        assert!(!policy.retired_key_still_verifies(retired, TimeDelta::zero(), no_leeway));
     }
 }

@@ -97,7 +97,8 @@ pub struct JwtAccessTokenCodec {
 
 impl JwtAccessTokenCodec {
     /// `keys` newest first, as the signing-key repository lists them: the first key of
-    /// the configured algorithm signs, every key verifies its own tokens.
+    /// the configured algorithm that is not retired signs, every key verifies its own
+    /// tokens (the caller leaves out retired keys no live token can carry).
     ///
     /// # Errors
     /// `Unexpected` when no usable key of the configured algorithm is in `keys`, or
@@ -303,9 +304,13 @@ struct Verifier {
 
 impl KeySet {
     fn build(keys: &[SigningKey], settings: &AccessTokenSettings) -> Result<Self, Error> {
+        // A retired key never signs while a current one of the algorithm exists.
+        let of_algorithm = |key: &&SigningKey| key.algorithm == settings.algorithm;
         let newest = keys
             .iter()
-            .find(|key| key.algorithm == settings.algorithm)
+            .filter(of_algorithm)
+            .find(|key| key.retired_at.is_none())
+            .or_else(|| keys.iter().find(of_algorithm))
             .ok_or_else(|| {
                 Error::unexpected(format!(
                     "no signing key for {} is stored",

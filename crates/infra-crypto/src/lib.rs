@@ -13,7 +13,10 @@ mod system;
 
 pub use access_token::{AccessTokenSettings, JwtAccessTokenCodec};
 pub use legacy::HmacLegacyTokenVerifier;
-pub use password::{Argon2Params, Argon2PasswordHasher, PasswordHashingSettings};
+pub use password::{
+    Argon2Params, Argon2PasswordHasher, PasswordHashingSettings, check_argon2id_hash,
+    generate_client_secret,
+};
 pub use refresh_token::{HmacRefreshTokenCodec, Pepper};
 pub use signing_key::{RandomSigningKeyGenerator, ed25519_thumbprint};
 pub use system::{RandomIds, SystemClock};

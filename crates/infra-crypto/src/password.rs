@@ -232,6 +232,27 @@ impl Inner {
 
 /// Parses `stored`, refusing what `verify_password` would refuse before doing its work
 /// (so the caller can spend that work on the dummy instead).
+/// Checks that `phc` is an Argon2id PHC string the hasher can verify against (for
+/// settings that carry hashes, such as client secrets).
+///
+/// # Errors
+/// Why it cannot be used.
+pub fn check_argon2id_hash(phc: &str) -> Result<(), &'static str> {
+    let parsed = verifiable(phc)?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err("not an Argon2id hash");
+    }
+    Ok(())
+}
+
+/// A new random secret: 32 bytes from the OS CSPRNG, base64url without padding.
+pub fn generate_client_secret() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0_u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn verifiable(stored: &str) -> Result<PhcHash<'_>, &'static str> {
     let parsed = PhcHash::new(stored).map_err(|_| "not a PHC string")?;
     Algorithm::try_from(parsed.algorithm).map_err(|_| "not an Argon2 hash")?;

@@ -34,6 +34,7 @@ impl SigningKeyGenerator for RandomSigningKeyGenerator {
                     private_key: SigningKeyMaterial::new(der.as_bytes().to_vec()),
                     public_key: public_key.to_vec(),
                     created_at: now,
+                    retired_at: None,
                 })
             }
             SigningAlgorithm::Hs256 => {
@@ -45,6 +46,7 @@ impl SigningKeyGenerator for RandomSigningKeyGenerator {
                     private_key: SigningKeyMaterial::new(secret),
                     public_key: Vec::new(),
                     created_at: now,
+                    retired_at: None,
                 })
             }
         }

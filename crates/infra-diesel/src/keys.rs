@@ -4,10 +4,11 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use tessera_application::ports::SigningKeyRepository;
 use tessera_application::{Error, SigningKey};
+use tessera_domain::Instant;
 
 use crate::Database;
 use crate::error::query_error;
-use crate::rows::SigningKeyRow;
+use crate::rows::{SigningKeyRow, to_db_time};
 use crate::schema::signing_keys;
 
 const ENTITY: &str = "signing key";
@@ -53,6 +54,24 @@ impl SigningKeyRepository for DieselSigningKeyRepository {
                     .execute(connection)
                     .map_err(|error| query_error(error, ENTITY))?;
                 Ok(())
+            })
+            .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(keep = %keep))]
+    async fn retire_all_except(&self, keep: &str, at: Instant) -> Result<usize, Error> {
+        let keep = keep.to_owned();
+        let at = to_db_time(at);
+        self.database
+            .run(move |connection| {
+                diesel::update(
+                    signing_keys::table
+                        .filter(signing_keys::kid.ne(keep))
+                        .filter(signing_keys::retired_at.is_null()),
+                )
+                .set(signing_keys::retired_at.eq(Some(at)))
+                .execute(connection)
+                .map_err(|error| query_error(error, ENTITY))
             })
             .await
     }

@@ -241,7 +241,7 @@ impl From<&SigningKey> for SigningKeyRow {
             private_key: key.private_key.expose().to_vec(),
             public_key: key.public_key.clone(),
             created_at: to_db_time(key.created_at),
-            retired_at: None,
+            retired_at: key.retired_at.map(to_db_time),
         }
     }
 }
@@ -259,6 +259,7 @@ impl TryFrom<SigningKeyRow> for SigningKey {
             private_key: SigningKeyMaterial::new(row.private_key),
             public_key: row.public_key,
             created_at: from_db_time(row.created_at),
+            retired_at: row.retired_at.map(from_db_time),
         })
     }
 }

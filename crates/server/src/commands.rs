@@ -49,6 +49,20 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Resource-server clients of `/oauth/introspect`.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a signing key of `signing_alg` and retire the others: nodes sign with the
+    /// new key once they reload (every `signing_key_reload_interval`); tokens signed
+    /// by a retired key verify until they expire, then the key leaves the JWKS.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +110,21 @@ pub struct AuditArgs {
     /// At most this many events (the newest).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Print the Argon2id hash of a client secret, for `introspection_clients`
+    /// (`<client_id>:<hash>`). The secret is the first line of standard input; with
+    /// `--generate`, a random 32-byte secret is made and printed first.
+    HashSecret(HashSecretArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HashSecretArgs {
+    /// Generate a random secret instead of reading one.
+    #[arg(long)]
+    pub generate: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +230,8 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::Sessions(SessionsCommand::Purge) => purge(&settings).await,
         Command::Audit(audit) => audit_trail(&settings, audit).await,
+        Command::Clients(ClientsCommand::HashSecret(args)) => hash_secret(&args).await,
+        Command::Keys(KeysCommand::Rotate) => rotate_keys(&settings).await,
     }
 }
 
@@ -213,6 +244,36 @@ async fn serve(settings: &Settings) -> Result<(), CommandError> {
         format!("API docs:     {base}/docs/"),
     ])?;
     application.run_until_stopped().await.map_err(failed)
+}
+
+async fn hash_secret(args: &HashSecretArgs) -> Result<(), CommandError> {
+    use tessera_application::ports::PasswordHasher as _;
+    let (secret, generated) = if args.generate {
+        (tessera_infra_crypto::generate_client_secret(), true)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(failed)?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    };
+    let secret = Password::new(secret).map_err(|_| {
+        CommandError::Input(tessera_domain::InvalidInput {
+            field: "secret",
+            message: "must be 8 to 128 characters",
+        })
+    })?;
+    let hasher = tessera_infra_crypto::Argon2PasswordHasher::new(
+        tessera_infra_crypto::PasswordHashingSettings::default(),
+    )?;
+    let hash = hasher.hash(&secret).await.map_err(failed)?;
+    let mut lines = Vec::new();
+    if generated {
+        lines.push(secret.expose().to_owned());
+    }
+    lines.push(hash.as_str().to_owned());
+    print(lines)
 }
 
 async fn migrate(settings: &Settings) -> Result<(), CommandError> {
@@ -282,6 +343,25 @@ async fn set_disabled(
             user.id
         )])
     }
+}
+
+async fn rotate_keys(settings: &Settings) -> Result<(), CommandError> {
+    let components = Components::build(settings).await.map_err(failed)?;
+    let key = tessera_application::rotate_signing_key(
+        &tessera_infra_diesel::DieselSigningKeyRepository::new(components.database),
+        &tessera_infra_crypto::RandomSigningKeyGenerator,
+        settings.signing_alg,
+        SystemClock.now(),
+    )
+    .await
+    .map_err(failed)?;
+    let retire_after = short_duration(settings.policy.access_ttl() + settings.clock_leeway);
+    print([format!(
+        "added signing key {} ({}); the previous keys are retired and leave the JWKS \
+         {retire_after} from now",
+        key.kid,
+        key.algorithm.as_str()
+    )])
 }
 
 async fn purge(settings: &Settings) -> Result<(), CommandError> {
@@ -410,6 +490,24 @@ mod tests {
     }
 
     #[test]
+    fn clients_hash_secret_parses_with_and_without_generate() {
+        let cli = parse(&["clients", "hash-secret", "--generate"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Clients(ClientsCommand::HashSecret(HashSecretArgs {
+                generate: true
+            }))
+        ));
+        let cli = parse(&["clients", "hash-secret"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Clients(ClientsCommand::HashSecret(HashSecretArgs {
+                generate: false
+            }))
+        ));
+    }
+
+    #[test]
     fn audit_takes_a_user_a_humantime_since_and_a_limit() {
         let cli = parse(&[
             "audit",
@@ -439,6 +537,12 @@ mod tests {
         let error = parse(&["audit", "--limit", "0"]).unwrap_err();
         assert_eq!(error.exit_code(), 2);
         assert!(error.to_string().contains("--limit"), "{error}");
+    }
+
+    #[test]
+    fn keys_rotate_parses() {
+        let cli = parse(&["keys", "rotate"]).unwrap();
+        assert!(matches!(cli.command, Command::Keys(KeysCommand::Rotate)));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use chrono::TimeDelta;
-use tessera_application::SigningAlgorithm;
+use tessera_application::{IntrospectionClients, SigningAlgorithm};
 use tessera_domain::{InvalidSetting, IpChangePolicy, SessionPolicy, SessionPolicySettings};
 
 /// Every setting Tessera reads, with its default. The TOML key is the name; the
@@ -35,7 +35,9 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("shutdown_timeout", Some("30s")),
     ("purge_interval", Some("1h")),
     ("revocation_sync_interval", Some("5s")),
+    ("signing_key_reload_interval", Some("30s")),
     ("audit_retention", Some("90d")),
+    ("introspection_clients", None),
 ];
 
 /// How logs are written.
@@ -87,8 +89,14 @@ pub struct Settings {
     /// How often revocations stored by other nodes or by `tessera user disable` are
     /// copied into this node's revocation list; `None` (`0s`) turns it off.
     pub revocation_sync_interval: Option<std::time::Duration>,
+    /// How often `serve` reloads the signing keys from the database, to sign with a
+    /// key `tessera keys rotate` added and drop keys no live token can carry; `None`
+    /// (`0s`) turns it off.
+    pub signing_key_reload_interval: Option<std::time::Duration>,
     /// How long audit events are kept; longer than zero.
     pub audit_retention: TimeDelta,
+    /// Resource servers that may call `/oauth/introspect`, with their secrets' hashes.
+    pub introspection_clients: IntrospectionClients,
 }
 
 /// Where settings come from: the file's values and the environment's.
@@ -188,6 +196,66 @@ impl Sources {
         }
     }
 
+    /// `introspection_clients`: comma-separated `client_id:<Argon2id PHC hash>`.
+    fn introspection_clients(&self) -> Result<IntrospectionClients, InvalidSetting> {
+        const NAME: &str = "introspection_clients";
+        let mut clients = IntrospectionClients::default();
+        let Some(text) = self.raw(NAME) else {
+            return Ok(clients);
+        };
+        // A PHC hash has commas of its own (`m=19456,t=2,p=1`): a piece without a `:`
+        // continues the entry before it.
+        let mut entries: Vec<String> = Vec::new();
+        for piece in text.split(',') {
+            match entries.last_mut() {
+                Some(entry) if !piece.contains(':') => {
+                    entry.push(',');
+                    entry.push_str(piece);
+                }
+                _ => entries.push(piece.to_owned()),
+            }
+        }
+        for entry in entries
+            .iter()
+            .map(|entry| entry.trim())
+            .filter(|entry| !entry.is_empty())
+        {
+            let Some((id, hash)) = entry.split_once(':') else {
+                return Err(InvalidSetting::new(
+                    NAME,
+                    "must be a comma-separated list of client_id:<Argon2id PHC hash> \
+                     (see `tessera clients hash-secret`)",
+                ));
+            };
+            let id = id.trim();
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(InvalidSetting::new(
+                    NAME,
+                    "client ids must be non-empty and use only letters, digits, -, _ and .",
+                ));
+            }
+            if clients.ids().any(|known| known == id) {
+                return Err(InvalidSetting::new(
+                    NAME,
+                    format!("names client `{id}` twice"),
+                ));
+            }
+            let hash = hash.trim();
+            tessera_infra_crypto::check_argon2id_hash(hash).map_err(|reason| {
+                InvalidSetting::new(
+                    NAME,
+                    format!("has an unusable secret hash for client `{id}`: {reason}"),
+                )
+            })?;
+            clients = clients.with(id, tessera_domain::PasswordHash::new(hash.to_owned()));
+        }
+        Ok(clients)
+    }
+
     /// Validates every setting into [`Settings`].
     ///
     /// # Errors
@@ -227,7 +295,9 @@ impl Sources {
             }
             Some(pepper) => Some(SecretString(pepper.to_owned())),
         };
+        let introspection_clients = self.introspection_clients()?;
         Ok(Settings {
+            introspection_clients,
             bind: self.required("bind")?.parse().map_err(|_| {
                 InvalidSetting::new("bind", "must be an address such as 127.0.0.1:8080")
             })?,
@@ -294,6 +364,14 @@ impl Sources {
                     .to_std()
                     .map_err(|_| {
                         InvalidSetting::new("revocation_sync_interval", "must not be negative")
+                    })?,
+            )
+            .filter(|interval| !interval.is_zero()),
+            signing_key_reload_interval: Some(
+                self.duration("signing_key_reload_interval")?
+                    .to_std()
+                    .map_err(|_| {
+                        InvalidSetting::new("signing_key_reload_interval", "must not be negative")
                     })?,
             )
             .filter(|interval| !interval.is_zero()),
@@ -433,6 +511,31 @@ mod tests {
         let error = settings(&[("TESSERA_DATABASE_URL", "mysql://u:pw@h/x")]).unwrap_err();
         assert_eq!(error.setting(), "database_url");
         assert!(!error.to_string().contains("pw@"), "{error}");
+    }
+
+    /// The PHC hash of `client-secret-for-tests`.
+    const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Bg0xM3czuGFmaTGBQlquXw$3lEpKTAwf/UHUIGvvWrWbAEpAiIOPlYFuwlJm5f/3CQ";
+
+    #[test]
+    fn introspection_clients_are_parsed_and_validated() {
+        assert!(settings(&[]).unwrap().introspection_clients.is_empty());
+        let both = format!("api:{SECRET_HASH}, billing-rs:{SECRET_HASH}");
+        let parsed = settings(&[("TESSERA_INTROSPECTION_CLIENTS", &both)]).unwrap();
+        assert_eq!(
+            parsed.introspection_clients.ids().collect::<Vec<_>>(),
+            ["api", "billing-rs"]
+        );
+        for bad in [
+            "api".to_owned(),
+            "api:plaintext-secret".to_owned(),
+            format!(":{SECRET_HASH}"),
+            format!("api:{SECRET_HASH},api:{SECRET_HASH}"),
+            "api:$argon2i$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".to_owned(),
+        ] {
+            let error = settings(&[("TESSERA_INTROSPECTION_CLIENTS", &bad)]).unwrap_err();
+            assert_eq!(error.setting(), "introspection_clients", "{bad}: {error}");
+            assert!(!error.to_string().contains("plaintext"), "{error}");
+        }
     }
 
     #[test]

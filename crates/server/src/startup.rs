@@ -9,7 +9,11 @@ use actix_web::HttpServer;
 use actix_web::dev::Server;
 use tessera_api_actix::ApiState;
 use tessera_application::ports::{Clock, HealthCheck, LegacyTokenVerifier};
-use tessera_application::{AuthService, Error, Ports, ServiceOptions, ensure_signing_key};
+use tessera_application::{
+    AuthService, Error, Ports, ServiceOptions, ensure_signing_key, keys_still_verifying,
+    verification_keys,
+};
+use tessera_domain::{SessionPolicy, TimeDelta};
 use tessera_infra_activity::{MemoryActivityStore, MemoryRevocationList};
 use tessera_infra_crypto::{
     AccessTokenSettings, Argon2PasswordHasher, HmacLegacyTokenVerifier, HmacRefreshTokenCodec,
@@ -30,6 +34,8 @@ use crate::settings::Settings;
 pub struct Components {
     pub database: Database,
     pub service: AuthService,
+    /// The codec the service holds, kept concrete so its key set can be reloaded.
+    pub access_tokens: Arc<JwtAccessTokenCodec>,
 }
 
 impl Components {
@@ -69,6 +75,8 @@ impl Components {
         let hasher = Argon2PasswordHasher::new(PasswordHashingSettings::default())
             .map_err(|error| Error::unexpected(error.to_string()))?;
         let policy = settings.policy.clone();
+        let keys = keys_still_verifying(keys, &policy, settings.clock_leeway, clock.now());
+        let access_tokens = Arc::new(JwtAccessTokenCodec::new(keys, access_settings)?);
         let ports = Ports {
             users: Arc::new(DieselUserRepository::new(database.clone())),
             sessions: Arc::new(DieselSessionRepository::new(database.clone())),
@@ -77,7 +85,7 @@ impl Components {
                 policy.idle_timeout(),
             )),
             revocations: Arc::new(MemoryRevocationList::new()),
-            access_tokens: Arc::new(JwtAccessTokenCodec::new(keys, access_settings)?),
+            access_tokens: access_tokens.clone(),
             refresh_tokens: Arc::new(HmacRefreshTokenCodec::new(pepper)),
             passwords: Arc::new(hasher),
             audit: Arc::new(DieselAuditSink::new(database.clone())),
@@ -97,10 +105,41 @@ impl Components {
             clock_leeway: settings.clock_leeway,
             audit_retention: settings.audit_retention,
         };
-        let service = AuthService::new(ports, policy, options);
+        let service = AuthService::new(ports, policy, options)
+            .with_introspection_clients(settings.introspection_clients.clone());
         let restored = service.restore_revocations().await?;
         tracing::info!(sessions = restored, "revocation list restored");
-        Ok(Self { database, service })
+        Ok(Self {
+            database,
+            service,
+            access_tokens,
+        })
+    }
+}
+
+/// Reloads the codec's key set from the database: the newest key signs, and keys
+/// retired longer ago than a token lives are dropped (see
+/// [`verification_keys`]). Returns the number of keys loaded.
+#[derive(Debug, Clone)]
+struct KeyReload {
+    repository: Arc<DieselSigningKeyRepository>,
+    codec: Arc<JwtAccessTokenCodec>,
+    policy: SessionPolicy,
+    clock_leeway: TimeDelta,
+}
+
+impl KeyReload {
+    async fn run(&self) -> Result<usize, Error> {
+        let keys = verification_keys(
+            self.repository.as_ref(),
+            &self.policy,
+            self.clock_leeway,
+            SystemClock.now(),
+        )
+        .await?;
+        let count = keys.len();
+        self.codec.reload(keys)?;
+        Ok(count)
     }
 }
 
@@ -111,6 +150,7 @@ pub struct Application {
     service: AuthService,
     purge_interval: Option<Duration>,
     revocation_sync_interval: Option<Duration>,
+    key_reload: Option<(Duration, KeyReload)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -135,6 +175,15 @@ impl Application {
             .map_err(|error| Error::Unexpected(Box::new(error)))?
             .port();
         let service = components.service.clone();
+        let key_reload = settings.signing_key_reload_interval.map(|interval| {
+            let reload = KeyReload {
+                repository: Arc::new(DieselSigningKeyRepository::new(components.database.clone())),
+                codec: components.access_tokens.clone(),
+                policy: settings.policy.clone(),
+                clock_leeway: settings.clock_leeway,
+            };
+            (interval, reload)
+        });
         let state = ApiState {
             service: components.service,
             health_checks: vec![Arc::new(components.database) as Arc<dyn HealthCheck>],
@@ -152,6 +201,7 @@ impl Application {
             service,
             purge_interval: settings.purge_interval,
             revocation_sync_interval: settings.revocation_sync_interval,
+            key_reload,
         })
     }
 
@@ -162,12 +212,19 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests. Meanwhile
     /// purges every `purge_interval` and copies revocations made elsewhere into the
-    /// revocation list every `revocation_sync_interval` (each unless it is `0s`).
+    /// revocation list every `revocation_sync_interval`, and reloads the signing keys
+    /// every `signing_key_reload_interval` (each unless it is `0s`).
     ///
     /// # Errors
     /// The server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let service = self.service;
+        let _key_reload = self.key_reload.map(|(interval, reload)| {
+            housekeeping::BackgroundTask::every(interval, "signing key reload", move || {
+                let reload = reload.clone();
+                async move { reload.run().await }
+            })
+        });
         // Held for as long as the server runs: dropped (the task stopped) when the
         // server returns, or when this future is dropped instead.
         let _revocation_sync = self.revocation_sync_interval.map(|interval| {

@@ -15,6 +15,7 @@ mod login;
 mod logout;
 mod logout_all;
 mod me;
+mod oauth_introspect;
 mod oauth_metadata;
 mod oauth_revoke;
 mod oauth_token;
@@ -50,6 +51,7 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(admin_enable_user::enable_user)
         .service(oauth_token::token)
         .service(oauth_revoke::revoke)
+        .service(oauth_introspect::introspect)
         .service(oauth_metadata::metadata)
         .service(jwks::jwks)
         .service(health::healthz)

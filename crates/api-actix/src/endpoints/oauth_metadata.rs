@@ -18,6 +18,8 @@ pub(crate) struct AuthorizationServerMetadata {
     token_endpoint: String,
     #[schema(example = "https://auth.example.com/oauth/revoke")]
     revocation_endpoint: String,
+    #[schema(example = "https://auth.example.com/oauth/introspect")]
+    introspection_endpoint: String,
     #[schema(example = "https://auth.example.com/.well-known/jwks.json")]
     jwks_uri: String,
     /// `password` and `refresh_token`.
@@ -26,6 +28,8 @@ pub(crate) struct AuthorizationServerMetadata {
     token_endpoint_auth_methods_supported: [&'static str; 1],
     /// `none`: holding the token is enough to revoke it.
     revocation_endpoint_auth_methods_supported: [&'static str; 1],
+    /// `client_secret_basic`: resource servers authenticate with HTTP Basic.
+    introspection_endpoint_auth_methods_supported: [&'static str; 1],
     /// Empty: there is no authorization endpoint.
     response_types_supported: [&'static str; 0],
 }
@@ -43,10 +47,12 @@ pub(crate) async fn metadata(issuer: web::Data<Issuer>) -> HttpResponse {
             issuer: issuer.0.clone(),
             token_endpoint: issuer.url("/oauth/token"),
             revocation_endpoint: issuer.url("/oauth/revoke"),
+            introspection_endpoint: issuer.url("/oauth/introspect"),
             jwks_uri: issuer.url("/.well-known/jwks.json"),
             grant_types_supported: ["password", "refresh_token"],
             token_endpoint_auth_methods_supported: ["none"],
             revocation_endpoint_auth_methods_supported: ["none"],
+            introspection_endpoint_auth_methods_supported: ["client_secret_basic"],
             response_types_supported: [],
         })
 }

@@ -12,6 +12,7 @@ fn key(kid: &str, algorithm: SigningAlgorithm) -> SigningKey {
         private_key: SigningKeyMaterial::new(vec![7; 32]),
         public_key: vec![9; 32],
         created_at: now() - days(10),
+        retired_at: None,
     }
 }
 
@@ -117,4 +118,59 @@ async fn an_unreachable_key_store_fails_start_up() {
     let result = ensure_signing_key(&repository, &generator, SigningAlgorithm::EdDsa, now()).await;
 
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}
+
+fn retired(kid: &str, at: tessera_domain::Instant) -> SigningKey {
+    SigningKey {
+        retired_at: Some(at),
+        ..key(kid, SigningAlgorithm::EdDsa)
+    }
+}
+
+#[test]
+fn a_retired_key_is_kept_exactly_while_a_token_it_signed_can_be_live() {
+    let policy = tessera_domain::SessionPolicy::default();
+    let leeway = tessera_domain::TimeDelta::seconds(30);
+    let retired_at = now() - policy.access_ttl() - leeway;
+    let keys = vec![
+        key("current", SigningAlgorithm::EdDsa),
+        retired("just-gone", retired_at),
+        retired(
+            "still-needed",
+            retired_at + tessera_domain::TimeDelta::microseconds(1),
+        ),
+    ];
+
+    let kept = crate::keys_still_verifying(keys, &policy, leeway, now());
+
+    let kids: Vec<&str> = kept.iter().map(|key| key.kid.as_str()).collect();
+    assert_eq!(kids, ["current", "still-needed"]);
+}
+
+#[tokio::test]
+async fn a_rotation_stores_a_new_key_then_retires_every_other_at_now() {
+    let new_key = key("ed-new", SigningAlgorithm::EdDsa);
+    let generator = generates(new_key.clone());
+    let mut repository = MockSigningKeyRepository::new();
+    let mut sequence = mockall::Sequence::new();
+    let stored = new_key.clone();
+    repository
+        .expect_insert()
+        .times(1)
+        .in_sequence(&mut sequence)
+        .withf(move |key| *key == stored)
+        .returning(|_| Ok(()));
+    repository
+        .expect_retire_all_except()
+        .times(1)
+        .in_sequence(&mut sequence)
+        .withf(|keep, at| keep == "ed-new" && *at == now())
+        .returning(|_, _| Ok(1));
+
+    let rotated =
+        crate::rotate_signing_key(&repository, &generator, SigningAlgorithm::EdDsa, now())
+            .await
+            .unwrap();
+
+    assert_eq!(rotated, new_key);
 }

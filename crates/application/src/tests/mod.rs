@@ -3,6 +3,7 @@
 mod admin;
 mod authenticate;
 mod housekeeping;
+mod introspection;
 mod keys;
 mod login;
 mod logout;

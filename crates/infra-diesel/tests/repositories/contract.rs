@@ -9,7 +9,9 @@ use tessera_application::ports::{
     UserRepository,
 };
 use tessera_application::{AuditQuery, AuditRecord, AuthEventKind};
-use tessera_domain::{ClientContext, PasswordHash, RefreshToken, RevocationReason, Session, User};
+use tessera_domain::{
+    ClientContext, Instant, PasswordHash, RefreshToken, RevocationReason, Session, User,
+};
 use tessera_infra_diesel::{
     Database, DieselAuditSink, DieselServerSecrets, DieselSessionRepository,
     DieselSigningKeyRepository, DieselUserRepository,
@@ -638,6 +640,61 @@ pub async fn signing_keys_are_listed_newest_first_and_kids_are_unique(database: 
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Conflict("signing key")), "{error:?}");
+}
+
+pub async fn rotation_retires_every_other_key_once(database: &Database) {
+    let repos = repositories(database);
+    for (kid, created) in [("k-1", 0), ("k-2", 3_600)] {
+        repos
+            .keys
+            .insert(&signing_key(kid, at(created)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        repos
+            .keys
+            .retire_all_except("k-2", at(7_200))
+            .await
+            .unwrap(),
+        1
+    );
+    repos
+        .keys
+        .insert(&signing_key("k-3", at(10_800)))
+        .await
+        .unwrap();
+    assert_eq!(
+        repos
+            .keys
+            .retire_all_except("k-3", at(10_800))
+            .await
+            .unwrap(),
+        1
+    );
+
+    let listed = repos.keys.list().await.unwrap();
+    let retired: Vec<(&str, Option<Instant>)> = listed
+        .iter()
+        .map(|key| (key.kid.as_str(), key.retired_at))
+        .collect();
+    // A key retired earlier keeps its time.
+    assert_eq!(
+        retired,
+        [
+            ("k-3", None),
+            ("k-2", Some(micros(at(10_800)))),
+            ("k-1", Some(micros(at(7_200)))),
+        ]
+    );
+    assert_eq!(
+        repos
+            .keys
+            .retire_all_except("k-3", at(20_000))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 pub async fn audit_events_are_recorded_and_purged_by_age(database: &Database) {

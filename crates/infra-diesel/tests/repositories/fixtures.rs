@@ -92,6 +92,7 @@ pub fn signing_key(kid: &str, created_at: Instant) -> SigningKey {
         private_key: SigningKeyMaterial::new(vec![1, 2, 3, 0, 255]),
         public_key: vec![9; 32],
         created_at,
+        retired_at: None,
     }
 }
 

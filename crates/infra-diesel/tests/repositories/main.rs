@@ -59,6 +59,7 @@ on_both_backends!(
     sessions_revoked_since_an_instant_are_listed,
     purging_deletes_ended_sessions_and_stale_sealed_responses,
     signing_keys_are_listed_newest_first_and_kids_are_unique,
+    rotation_retires_every_other_key_once,
     audit_events_are_recorded_and_purged_by_age,
     audit_events_are_read_back_newest_first_filtered_and_limited,
     instants_round_trip_to_the_microsecond,
