@@ -38,6 +38,6 @@ pub use service::{AuthService, Ports, ServiceOptions};
 pub use sessions::SessionOverview;
 pub use tokens::{
     AccessClaims, AccessToken, GrantSecrets, MintedRefreshToken, PlainRefreshToken,
-    PresentedRefreshToken, PublicSigningKey, RefreshTokenHash, SealedGrant, SigningAlgorithm,
-    SigningKey, SigningKeyMaterial, TokenGrant,
+    PresentedRefreshToken, PublicKeyParams, PublicSigningKey, RefreshTokenHash, SealedGrant,
+    SigningAlgorithm, SigningKey, SigningKeyMaterial, TokenGrant,
 };

@@ -143,6 +143,10 @@ pub struct TokenGrant {
 pub enum SigningAlgorithm {
     #[default]
     EdDsa,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
     Hs256,
 }
 
@@ -151,7 +155,7 @@ impl SigningAlgorithm {
     /// both signs and verifies, so it must never leave the server.
     pub const fn is_asymmetric(self) -> bool {
         match self {
-            Self::EdDsa => true,
+            Self::EdDsa | Self::Es256 | Self::Rs256 => true,
             Self::Hs256 => false,
         }
     }
@@ -160,6 +164,8 @@ impl SigningAlgorithm {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::EdDsa => "EdDSA",
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
             Self::Hs256 => "HS256",
         }
     }
@@ -171,16 +177,19 @@ impl std::str::FromStr for SigningAlgorithm {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "EdDSA" => Ok(Self::EdDsa),
+            "ES256" => Ok(Self::Es256),
+            "RS256" => Ok(Self::Rs256),
             "HS256" => Ok(Self::Hs256),
             _ => Err(tessera_domain::InvalidSetting::new(
                 "signing_alg",
-                "must be EdDSA or HS256",
+                "must be EdDSA, ES256, RS256 or HS256",
             )),
         }
     }
 }
 
-/// The private half of a signing key: a PKCS#8 DER key, or an HMAC secret.
+/// The private half of a signing key: a PKCS#8 DER key (Ed25519, P-256), a PKCS#1
+/// DER key (RSA), or an HMAC secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyMaterial(Vec<u8>);
 redacted_debug!(SigningKeyMaterial);
@@ -203,7 +212,8 @@ pub struct SigningKey {
     pub algorithm: SigningAlgorithm,
     pub private_key: SigningKeyMaterial,
     /// The public key in the form the codec verifies with (raw 32 bytes for Ed25519;
-    /// empty for HS256, whose secret is symmetric).
+    /// the 65-byte SEC1 uncompressed point for P-256; PKCS#1 DER for RSA; empty for
+    /// HS256, whose secret is symmetric).
     pub public_key: Vec<u8>,
     pub created_at: Instant,
     /// When `tessera keys rotate` replaced it: a retired key no longer signs, and
@@ -219,6 +229,19 @@ pub struct PublicSigningKey {
     /// The JWS `kid` tokens signed with this key carry.
     pub kid: String,
     pub algorithm: SigningAlgorithm,
-    /// The raw public key: the 32-byte point for Ed25519.
-    pub public_key: Vec<u8>,
+    /// The key's public parameters, as a JWK carries them.
+    pub public_key: PublicKeyParams,
+}
+
+/// The public parameters of an asymmetric key, as raw bytes (the JWK encodes them as
+/// unpadded base64url).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKeyParams {
+    /// Ed25519 (RFC 8037): the 32-byte point `x`.
+    Okp { x: Vec<u8> },
+    /// P-256 (RFC 7518 §6.2): the affine coordinates, 32 bytes each, big-endian.
+    Ec { x: Vec<u8>, y: Vec<u8> },
+    /// RSA (RFC 7518 §6.3): modulus and public exponent, big-endian unsigned, no
+    /// leading zero bytes.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
 }

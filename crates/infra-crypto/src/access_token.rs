@@ -11,7 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tessera_application::ports::AccessTokenCodec;
 use tessera_application::{
-    AccessClaims, AccessDenial, AccessToken, Error, PublicSigningKey, SigningAlgorithm, SigningKey,
+    AccessClaims, AccessDenial, AccessToken, Error, PublicKeyParams, PublicSigningKey,
+    SigningAlgorithm, SigningKey,
 };
 use tessera_domain::{Instant, InvalidSetting, Role, SessionId, UserId};
 use uuid::Uuid;
@@ -382,14 +383,21 @@ impl Verifier {
 }
 
 // One function per concern below, each a `match` on the algorithm: a new algorithm
-// (ES256, RS256) is a new arm in each, and the compiler lists them.
+// is a new arm in each, and the compiler lists them.
 
 const fn jose_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
     match algorithm {
         SigningAlgorithm::EdDsa => Algorithm::EdDSA,
+        SigningAlgorithm::Es256 => Algorithm::ES256,
+        SigningAlgorithm::Rs256 => Algorithm::RS256,
         SigningAlgorithm::Hs256 => Algorithm::HS256,
     }
 }
+
+/// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3).
+const MIN_RSA_BITS: usize = 2048;
+/// A SEC1 uncompressed P-256 point: `04 || x || y`.
+const P256_POINT_BYTES: usize = 65;
 
 /// Shortest HS256 secret accepted: the hash output length (RFC 7518 §3.2).
 const MIN_HMAC_SECRET: usize = 32;
@@ -406,6 +414,28 @@ fn encoding_key(key: &SigningKey) -> Result<EncodingKey, &'static str> {
                 return Err("private key does not match the public key");
             }
             Ok(EncodingKey::from_ed_der(key.private_key.expose()))
+        }
+        SigningAlgorithm::Es256 => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+            use p256::pkcs8::DecodePrivateKey as _;
+            // As for Ed25519: `from_ec_der` does not parse.
+            let private = p256::SecretKey::from_pkcs8_der(key.private_key.expose())
+                .map_err(|_| "private key is not a P-256 PKCS#8 key")?;
+            if private.public_key().to_encoded_point(false).as_bytes() != key.public_key.as_slice()
+            {
+                return Err("private key does not match the public key");
+            }
+            Ok(EncodingKey::from_ec_der(key.private_key.expose()))
+        }
+        SigningAlgorithm::Rs256 => {
+            use rsa::pkcs1::DecodeRsaPrivateKey as _;
+            // As for Ed25519: `from_rsa_der` does not parse (it wants PKCS#1).
+            let private = rsa::RsaPrivateKey::from_pkcs1_der(key.private_key.expose())
+                .map_err(|_| "private key is not an RSA PKCS#1 key")?;
+            if private.to_public_key() != rsa_public_key(key)? {
+                return Err("private key does not match the public key");
+            }
+            Ok(EncodingKey::from_rsa_der(key.private_key.expose()))
         }
         SigningAlgorithm::Hs256 => {
             hmac_secret(key)?;
@@ -431,21 +461,69 @@ fn decoding_key(key: &SigningKey) -> Result<DecodingKey, &'static str> {
             }
             Ok(DecodingKey::from_ed_der(raw))
         }
+        SigningAlgorithm::Es256 => {
+            p256_coordinates(key)?;
+            Ok(DecodingKey::from_ec_der(&key.public_key))
+        }
+        SigningAlgorithm::Rs256 => {
+            rsa_public_key(key)?;
+            Ok(DecodingKey::from_rsa_der(&key.public_key))
+        }
         SigningAlgorithm::Hs256 => Ok(DecodingKey::from_secret(hmac_secret(key)?)),
     }
 }
 
 /// The publishable half of a key that `decoding_key` accepted.
 fn public_key(key: &SigningKey) -> Option<PublicSigningKey> {
-    match key.algorithm {
-        SigningAlgorithm::EdDsa => Some(PublicSigningKey {
-            kid: key.kid.clone(),
-            algorithm: key.algorithm,
-            public_key: key.public_key.clone(),
-        }),
+    let public_key = match key.algorithm {
+        SigningAlgorithm::EdDsa => PublicKeyParams::Okp {
+            x: key.public_key.clone(),
+        },
+        SigningAlgorithm::Es256 => {
+            let (x, y) = p256_coordinates(key).ok()?;
+            PublicKeyParams::Ec {
+                x: x.to_vec(),
+                y: y.to_vec(),
+            }
+        }
+        SigningAlgorithm::Rs256 => {
+            use rsa::traits::PublicKeyParts as _;
+            let public = rsa_public_key(key).ok()?;
+            PublicKeyParams::Rsa {
+                n: public.n().to_bytes_be(),
+                e: public.e().to_bytes_be(),
+            }
+        }
         // The secret verifies and signs alike: never published.
-        SigningAlgorithm::Hs256 => None,
+        SigningAlgorithm::Hs256 => return None,
+    };
+    Some(PublicSigningKey {
+        kid: key.kid.clone(),
+        algorithm: key.algorithm,
+        public_key,
+    })
+}
+
+/// The affine coordinates of a valid P-256 point stored uncompressed (the JWK needs
+/// both, so the compressed form is refused).
+fn p256_coordinates(key: &SigningKey) -> Result<(&[u8], &[u8]), &'static str> {
+    let point = key.public_key.as_slice();
+    if point.len() != P256_POINT_BYTES || point[0] != 0x04 {
+        return Err("public key is not an uncompressed SEC1 point");
     }
+    p256::PublicKey::from_sec1_bytes(point).map_err(|_| "public key is not a P-256 point")?;
+    Ok((&point[1..33], &point[33..]))
+}
+
+fn rsa_public_key(key: &SigningKey) -> Result<rsa::RsaPublicKey, &'static str> {
+    use rsa::pkcs1::DecodeRsaPublicKey as _;
+    use rsa::traits::PublicKeyParts as _;
+    let public = rsa::RsaPublicKey::from_pkcs1_der(&key.public_key)
+        .map_err(|_| "public key is not an RSA PKCS#1 key")?;
+    if public.size() * 8 < MIN_RSA_BITS {
+        return Err("RSA key is shorter than 2048 bits");
+    }
+    Ok(public)
 }
 
 fn hmac_secret(key: &SigningKey) -> Result<&[u8], &'static str> {

@@ -18,5 +18,7 @@ pub use password::{
     generate_client_secret,
 };
 pub use refresh_token::{HmacRefreshTokenCodec, Pepper};
-pub use signing_key::{RandomSigningKeyGenerator, ed25519_thumbprint};
+pub use signing_key::{
+    RandomSigningKeyGenerator, ed25519_thumbprint, p256_thumbprint, rsa_thumbprint,
+};
 pub use system::{RandomIds, SystemClock};

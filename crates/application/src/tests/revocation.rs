@@ -7,7 +7,9 @@ use super::support::{
     Mocks, PARENT_ID, PRESENTED, SESSION_ID, USER_ID, barred_until, claims, client, days,
     live_session, minutes, now, presented, record, rotated_record, unavailable,
 };
-use crate::{AccessDenial, AuthEventKind, Error, PublicSigningKey, SigningAlgorithm};
+use crate::{
+    AccessDenial, AuthEventKind, Error, PublicKeyParams, PublicSigningKey, SigningAlgorithm,
+};
 
 const ACCESS_TOKEN: &str = "header.claims.signature";
 
@@ -227,7 +229,7 @@ fn only_asymmetric_keys_are_ever_published() {
     let key = |kid: &str, algorithm| PublicSigningKey {
         kid: kid.to_owned(),
         algorithm,
-        public_key: vec![9; 32],
+        public_key: PublicKeyParams::Okp { x: vec![9; 32] },
     };
     let mut mocks = Mocks::new();
     mocks.access_tokens.expect_public_keys().return_const(vec![

@@ -68,14 +68,27 @@ fn secrets_are_handed_out_unchanged_to_whoever_needs_them() {
 
 #[test]
 fn signing_algorithms_parse_their_jose_names_and_nothing_else() {
-    for algorithm in [SigningAlgorithm::EdDsa, SigningAlgorithm::Hs256] {
+    for algorithm in [
+        SigningAlgorithm::EdDsa,
+        SigningAlgorithm::Es256,
+        SigningAlgorithm::Rs256,
+        SigningAlgorithm::Hs256,
+    ] {
         assert_eq!(algorithm.as_str().parse(), Ok(algorithm));
+        assert_eq!(
+            algorithm.is_asymmetric(),
+            algorithm != SigningAlgorithm::Hs256
+        );
     }
     assert_eq!(" HS256 ".parse(), Ok(SigningAlgorithm::Hs256));
     assert_eq!(SigningAlgorithm::default(), SigningAlgorithm::EdDsa);
-    for wrong in ["RS256", "eddsa", "none", ""] {
+    for wrong in ["ES384", "rs256", "eddsa", "none", ""] {
         let error = wrong.parse::<SigningAlgorithm>().unwrap_err();
         assert_eq!(error.setting(), "signing_alg", "{wrong}");
+        let message = error.to_string();
+        for name in ["EdDSA", "ES256", "RS256", "HS256"] {
+            assert!(message.contains(name), "{message}");
+        }
     }
 }
 

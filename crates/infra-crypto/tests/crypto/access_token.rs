@@ -67,6 +67,8 @@ fn payload() -> Value {
 fn encoding_key(key: &SigningKey) -> EncodingKey {
     match key.algorithm {
         SigningAlgorithm::EdDsa => EncodingKey::from_ed_der(key.private_key.expose()),
+        SigningAlgorithm::Es256 => EncodingKey::from_ec_der(key.private_key.expose()),
+        SigningAlgorithm::Rs256 => EncodingKey::from_rsa_der(key.private_key.expose()),
         SigningAlgorithm::Hs256 => EncodingKey::from_secret(key.private_key.expose()),
     }
 }
@@ -74,6 +76,8 @@ fn encoding_key(key: &SigningKey) -> EncodingKey {
 fn header(key: &SigningKey) -> Header {
     let mut header = Header::new(match key.algorithm {
         SigningAlgorithm::EdDsa => Algorithm::EdDSA,
+        SigningAlgorithm::Es256 => Algorithm::ES256,
+        SigningAlgorithm::Rs256 => Algorithm::RS256,
         SigningAlgorithm::Hs256 => Algorithm::HS256,
     });
     header.typ = Some("at+jwt".to_owned());
@@ -591,4 +595,111 @@ fn settings_refuse_bad_values_by_name() {
         settings(SigningAlgorithm::EdDsa).leeway(),
         TimeDelta::seconds(30)
     );
+}
+
+// ES256 and RS256.
+
+const ASYMMETRIC_NON_ED: [SigningAlgorithm; 2] = [SigningAlgorithm::Es256, SigningAlgorithm::Rs256];
+
+#[test]
+fn es256_and_rs256_issue_and_verify_with_the_keys_alg_in_the_header() {
+    for algorithm in ASYMMETRIC_NON_ED {
+        let key = key(algorithm);
+        let codec = codec(vec![key.clone()]);
+        let token = codec.issue(&claims()).unwrap();
+        assert_eq!(codec.verify(token.expose(), at_now()), Ok(claims()));
+        let header = jsonwebtoken::decode_header(token.expose()).unwrap();
+        let expected = match algorithm {
+            SigningAlgorithm::Es256 => Algorithm::ES256,
+            _ => Algorithm::RS256,
+        };
+        assert_eq!(header.alg, expected);
+        assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    }
+}
+
+#[test]
+fn tampered_es256_and_rs256_tokens_are_invalid() {
+    for algorithm in ASYMMETRIC_NON_ED {
+        let codec = codec(vec![key(algorithm)]);
+        let token = codec.issue(&claims()).unwrap().expose().to_owned();
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut body = payload();
+        body["roles"] = json!(["user", "admin", "superuser"]);
+        let tampered = format!("{}.{}.{}", parts[0], b64(&body), parts[2]);
+        assert_eq!(
+            codec.verify(&tampered, at_now()),
+            Err(AccessDenial::Invalid),
+            "{algorithm:?} payload"
+        );
+        let mut raw = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        raw[10] ^= 1;
+        let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(&raw));
+        assert_eq!(
+            codec.verify(&flipped, at_now()),
+            Err(AccessDenial::Invalid),
+            "{algorithm:?} signature"
+        );
+    }
+}
+
+#[test]
+fn an_hs256_token_keyed_with_an_rs256_or_es256_public_key_is_invalid() {
+    for algorithm in ASYMMETRIC_NON_ED {
+        let key = key(algorithm);
+        let codec = codec(vec![key.clone()]);
+        let mut header = header(&key);
+        header.alg = Algorithm::HS256;
+        for secret in [
+            key.public_key.clone(),
+            URL_SAFE_NO_PAD.encode(&key.public_key).into_bytes(),
+        ] {
+            let token =
+                jsonwebtoken::encode(&header, &payload(), &EncodingKey::from_secret(&secret))
+                    .unwrap();
+            assert_eq!(
+                codec.verify(&token, at_now()),
+                Err(AccessDenial::Invalid),
+                "{algorithm:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_token_of_one_asymmetric_key_claiming_anothers_kid_is_invalid() {
+    let es = key(SigningAlgorithm::Es256);
+    let rs = key(SigningAlgorithm::Rs256);
+    let codec = codec(vec![es.clone(), rs.clone()]);
+    let token = forge(&es, |header| header.kid = Some(rs.kid.clone()), &payload());
+    assert_eq!(codec.verify(&token, at_now()), Err(AccessDenial::Invalid));
+    // The same token under its own kid verifies.
+    assert!(
+        codec
+            .verify(&forge(&es, |_| {}, &payload()), at_now())
+            .is_ok()
+    );
+    // The other key's older token also verifies while its key is listed.
+    assert!(
+        codec
+            .verify(&forge(&rs, |_| {}, &payload()), at_now())
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_es256_or_rs256_key_whose_halves_do_not_match_fails_construction() {
+    for algorithm in ASYMMETRIC_NON_ED {
+        let mut broken = key(algorithm);
+        broken.public_key = key(algorithm).public_key;
+        let error = JwtAccessTokenCodec::new(vec![broken], settings(algorithm)).unwrap_err();
+        assert!(
+            format!("{error:?}").contains("does not match"),
+            "{algorithm:?}: {error}"
+        );
+        let mut garbage = key(algorithm);
+        garbage.private_key = tessera_application::SigningKeyMaterial::new(vec![1; 64]);
+        assert!(JwtAccessTokenCodec::new(vec![garbage], settings(algorithm)).is_err());
+    }
 }

@@ -66,7 +66,12 @@ fn minted_presented_and_sealed_refresh_tokens_hide_their_secrets() {
 
 #[test]
 fn signing_keys_and_the_access_codec_hide_private_material() {
-    for algorithm in [SigningAlgorithm::EdDsa, SigningAlgorithm::Hs256] {
+    for algorithm in [
+        SigningAlgorithm::EdDsa,
+        SigningAlgorithm::Es256,
+        SigningAlgorithm::Rs256,
+        SigningAlgorithm::Hs256,
+    ] {
         let key = RandomSigningKeyGenerator
             .generate(algorithm, at(0))
             .unwrap();
@@ -77,6 +82,21 @@ fn signing_keys_and_the_access_codec_hide_private_material() {
                     .unwrap()
                     .to_bytes()
                     .to_vec()
+            }
+            SigningAlgorithm::Es256 => {
+                use p256::pkcs8::DecodePrivateKey as _;
+                p256::SecretKey::from_pkcs8_der(key.private_key.expose())
+                    .unwrap()
+                    .to_bytes()
+                    .to_vec()
+            }
+            SigningAlgorithm::Rs256 => {
+                use rsa::pkcs1::DecodeRsaPrivateKey as _;
+                use rsa::traits::PrivateKeyParts as _;
+                rsa::RsaPrivateKey::from_pkcs1_der(key.private_key.expose())
+                    .unwrap()
+                    .d()
+                    .to_bytes_be()
             }
             SigningAlgorithm::Hs256 => key.private_key.expose().to_vec(),
         };
