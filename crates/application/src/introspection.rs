@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use tessera_domain::{
     ClientContext, Instant, Password, PasswordHash, RefreshAttempt, Role, SessionId, UserId,
-    UserStanding,
 };
 
 use crate::ports::PasswordCheck;
@@ -143,13 +142,7 @@ impl AuthService {
         &self,
         presented: &crate::PresentedRefreshToken,
     ) -> Result<Introspection, Error> {
-        let Some(record) = self
-            .ports
-            .sessions
-            .find_refresh_token(presented.id)
-            .await?
-            .filter(|record| self.ports.refresh_tokens.matches(presented, &record.hash))
-        else {
+        let Some(record) = self.genuine_refresh_token(presented).await? else {
             return Ok(Introspection::Inactive);
         };
         let (recorded_activity, _) = self.last_seen(&record.session).await;
@@ -159,10 +152,7 @@ impl AuthService {
         let attempt = RefreshAttempt {
             token: &record.token,
             session: &record.session,
-            user: record
-                .user
-                .as_ref()
-                .map_or(UserStanding::Disabled, tessera_domain::User::standing),
+            user: record.user_standing(),
             recorded_activity,
             client: &record.session.client,
             now,

@@ -71,6 +71,15 @@ pub struct RefreshTokenRecord {
     pub user: Option<User>,
 }
 
+impl RefreshTokenRecord {
+    /// SPEC §2 rule 5 treats a deleted user like a disabled one.
+    pub fn user_standing(&self) -> tessera_domain::UserStanding {
+        self.user
+            .as_ref()
+            .map_or(tessera_domain::UserStanding::Disabled, User::standing)
+    }
+}
+
 /// One rotation, written atomically by [`SessionRepository::rotate`].
 #[derive(Debug, Clone)]
 pub struct Rotation {

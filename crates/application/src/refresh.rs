@@ -2,7 +2,7 @@
 
 use tessera_domain::{
     ClientContext, Instant, RefreshAction, RefreshAttempt, RefreshRefusal, RevocationReason,
-    Session, UserStanding,
+    Session,
 };
 
 use crate::ports::{RefreshTokenRecord, Rotation, RotationOutcome};
@@ -48,12 +48,7 @@ impl AuthService {
         presented: &PresentedRefreshToken,
         client: &ClientContext,
     ) -> Result<Option<TokenGrant>, Error> {
-        let record = self
-            .ports
-            .sessions
-            .find_refresh_token(presented.id)
-            .await?
-            .filter(|record| self.ports.refresh_tokens.matches(presented, &record.hash));
+        let record = self.genuine_refresh_token(presented).await?;
         let (recorded_activity, activity_unavailable) = match &record {
             Some(record) => self.last_seen(&record.session).await,
             None => (None, false),
@@ -62,10 +57,7 @@ impl AuthService {
         let attempt = record.as_ref().map(|record| RefreshAttempt {
             token: &record.token,
             session: &record.session,
-            user: record
-                .user
-                .as_ref()
-                .map_or(UserStanding::Disabled, tessera_domain::User::standing),
+            user: record.user_standing(),
             recorded_activity,
             client,
             now,
@@ -116,6 +108,20 @@ impl AuthService {
             }
         };
         Ok(Some(grant))
+    }
+
+    /// The stored record of a genuine refresh token: found by id, then its keyed hash
+    /// compared in constant time. A token whose hash does not match is unknown.
+    pub(crate) async fn genuine_refresh_token(
+        &self,
+        presented: &PresentedRefreshToken,
+    ) -> Result<Option<RefreshTokenRecord>, Error> {
+        Ok(self
+            .ports
+            .sessions
+            .find_refresh_token(presented.id)
+            .await?
+            .filter(|record| self.ports.refresh_tokens.matches(presented, &record.hash)))
     }
 
     /// The activity store's record, and whether the store failed. If it is unreachable

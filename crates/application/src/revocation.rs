@@ -42,18 +42,12 @@ impl AuthService {
         Ok(())
     }
 
-    /// The session of a genuine refresh token: found by id, then its keyed hash
-    /// compared in constant time.
+    /// The session of a genuine refresh token.
     async fn session_of_refresh_token(
         &self,
         presented: &PresentedRefreshToken,
     ) -> Result<Option<Session>, Error> {
-        let record = self
-            .ports
-            .sessions
-            .find_refresh_token(presented.id)
-            .await?
-            .filter(|record| self.ports.refresh_tokens.matches(presented, &record.hash));
+        let record = self.genuine_refresh_token(presented).await?;
         Ok(record.map(|record| record.session))
     }
 
