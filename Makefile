@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help test check fmt clippy layering coverage build run clean
+.PHONY: help test check fmt clippy layering coverage build run clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-test: ## every test of the workspace (PostgreSQL tests run against TESSERA_TEST_DATABASE_URL)
+test: ## every test: the workspace's (PostgreSQL ones against TESSERA_TEST_DATABASE_URL), then the browser tests in headless Chromium
 	$(CARGO) test --workspace
+	bash tests/browser/run.sh
 
 check: fmt clippy layering ## formatting, lints on all targets, dependency direction
 
@@ -29,6 +30,9 @@ coverage: ## line coverage per crate with cargo-tarpaulin (installed when missin
 
 run: ## build and serve on the embedded SQLite default (./data), printing the URLs
 	$(CARGO) run -p tessera-server --bin tessera -- serve
+
+bench: ## release build, Tessera on PostgreSQL under load, ceilings in the same run (docs/performance.md); BENCH_ARGS=--quick for a smoke run
+	@bash scripts/bench.sh $(BENCH_ARGS)
 
 build: ## release build of the workspace
 	$(CARGO) build --workspace --release

@@ -20,6 +20,9 @@ forbid tessera-api-actix diesel
 forbid tessera-api-actix tessera-infra-diesel
 forbid tessera-infra-diesel actix-web
 forbid tessera-infra-crypto diesel
+forbid tessera-api-actix redis
+forbid tessera-infra-activity diesel
+forbid tessera-infra-diesel redis
 # The check itself must be able to see a dependency, or it proves nothing.
 if [ -z "$(cargo tree -p tessera-server -e normal -i diesel --offline 2>/dev/null)" ]; then
   echo "layering: cargo tree found no diesel under tessera-server; the check is broken" >&2

@@ -77,6 +77,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
             "http://tessera.test".to_owned(),
         ),
         ("TESSERA_SHUTDOWN_TIMEOUT".to_owned(), "1s".to_owned()),
+        // Every test logs in from 127.0.0.1; `throttling.rs` turns it back on.
+        ("TESSERA_RATE_LIMIT".to_owned(), "off".to_owned()),
     ];
     pairs.extend(
         overrides

@@ -35,6 +35,7 @@ macro_rules! on_both_backends {
 
 mod access_tokens;
 mod bad_input;
+mod browser_transport;
 mod client_binding;
 mod database_outage;
 mod docs_and_health;
@@ -42,9 +43,13 @@ mod helpers;
 mod introspection;
 mod key_rotation;
 mod legacy_tokens;
+mod login_hardening;
 mod oauth;
+mod observability;
+mod redis_outage;
 mod refresh_rotation;
 mod session_lifecycle;
 mod session_limits;
 mod session_management;
 mod tcp_forwarder;
+mod throttling;

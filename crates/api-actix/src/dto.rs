@@ -19,13 +19,21 @@ pub struct TokenResponse {
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: i64,
-    /// Opaque; rotates on every use. Store it safely.
-    pub refresh_token: String,
+    /// Opaque; rotates on every use. Store it safely. Absent in cookie transport,
+    /// where it travels in an `HttpOnly` cookie instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub refresh_token: Option<String>,
     /// Seconds the refresh token stays usable at worst: min(idle timeout, time to the
     /// session's absolute end). Activity extends it.
     #[schema(example = 604_800)]
     pub refresh_expires_in: i64,
     pub session_id: Uuid,
+    /// Cookie transport only: the value to echo in `X-CSRF-Token` on refresh and
+    /// logout (also in the readable CSRF cookie). The same for the whole session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub csrf_token: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -44,9 +52,10 @@ impl From<TokenGrant> for TokenResponse {
             access_token: grant.access_token.expose().to_owned(),
             token_type: "Bearer",
             expires_in: grant.expires_in.num_seconds(),
-            refresh_token: grant.refresh_token.expose().to_owned(),
+            refresh_token: Some(grant.refresh_token.expose().to_owned()),
             refresh_expires_in: grant.refresh_expires_in.num_seconds(),
             session_id: grant.session_id.as_uuid(),
+            csrf_token: None,
         }
     }
 }

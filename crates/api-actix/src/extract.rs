@@ -10,7 +10,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use tessera_application::{AuthService, Principal};
 use tessera_domain::ClientContext;
 
-use crate::ApiError;
+use crate::{ApiError, BrowserSettings};
 
 /// Longest User-Agent kept: it is stored with the session and shown in session lists.
 const MAX_USER_AGENT: usize = 512;
@@ -35,17 +35,30 @@ pub(crate) fn client_context(request: &HttpRequest) -> ClientContext {
         .and_then(|value| value.to_str().ok())
         .map(|agent| agent.chars().take(MAX_USER_AGENT).collect());
     ClientContext {
-        ip: request.peer_addr().map(|addr| addr.ip()),
+        // Behind a trusted reverse proxy, the address it forwarded for.
+        ip: match request.app_data::<web::Data<crate::TrustedProxies>>() {
+            Some(proxies) => proxies.client_ip(request),
+            None => request.peer_addr().map(|addr| addr.ip()),
+        },
         user_agent,
     }
 }
 
-/// A request with a valid access token of a live session. Extracting it records the
-/// session's activity.
+/// A request with a valid access token of a live session — from `Authorization:
+/// Bearer`, or from the access cookie when `TESSERA_ACCESS_COOKIE` is on (then a state
+/// change must also pass the CSRF check). Extracting it records the session's activity.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub principal: Principal,
     pub client: ClientContext,
+}
+
+impl Authenticated {
+    /// Whether the request carries an access token at all (header or cookie).
+    pub(crate) fn is_presented(request: &HttpRequest, browser: &BrowserSettings) -> bool {
+        request.headers().contains_key(header::AUTHORIZATION)
+            || browser.access_cookie(request).is_some()
+    }
 }
 
 impl FromRequest for Authenticated {
@@ -54,7 +67,7 @@ impl FromRequest for Authenticated {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let service = request.app_data::<web::Data<AuthService>>().cloned();
-        let token = bearer_token(request);
+        let token = access_token(request);
         let client = client_context(request);
         Box::pin(async move {
             let token = token?;
@@ -69,6 +82,29 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// The access token of the request: the `Authorization` header wins; without one,
+/// the access cookie, if that transport is on.
+fn access_token(request: &HttpRequest) -> Result<String, ApiError> {
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        return bearer_token(request);
+    }
+    let browser = request.app_data::<web::Data<BrowserSettings>>();
+    let Some((browser, token)) =
+        browser.and_then(|browser| Some((browser, browser.access_cookie(request)?)))
+    else {
+        return Err(ApiError::unauthorized("an access token is required"));
+    };
+    if !looks_like_jwt(&token) {
+        return Err(ApiError::unauthorized(
+            "the access cookie does not hold a token",
+        ));
+    }
+    if BrowserSettings::needs_csrf_check(request) {
+        browser.check_state_change(request)?;
+    }
+    Ok(token)
+}
+
 /// The token of an `Authorization: Bearer <jwt>` header; anything else is refused
 /// before any verification work.
 fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
@@ -81,12 +117,15 @@ fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
         .map_err(|_| refuse())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(refuse)?;
     let token = token.trim();
-    let looks_like_jwt = token.split('.').count() == 3
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !scheme.eq_ignore_ascii_case("bearer") || !looks_like_jwt {
+    if !scheme.eq_ignore_ascii_case("bearer") || !looks_like_jwt(token) {
         return Err(refuse());
     }
     Ok(token.to_owned())
+}
+
+fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

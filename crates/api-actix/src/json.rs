@@ -46,3 +46,30 @@ pub(crate) fn truncate(mut message: String) -> String {
     }
     message
 }
+
+/// A JSON body that may be left out: no body at all is `None`; a body that is there is
+/// read, limited and refused exactly like `web::Json`.
+#[derive(Debug)]
+pub(crate) struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(
+        request: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+        let headers = request.headers();
+        let no_body = match headers.get(CONTENT_LENGTH) {
+            Some(length) => length.as_bytes() == b"0",
+            None => !headers.contains_key(TRANSFER_ENCODING),
+        };
+        if no_body {
+            return Box::pin(std::future::ready(Ok(Self(None))));
+        }
+        let body = web::Json::<T>::from_request(request, payload);
+        Box::pin(async move { Ok(Self(Some(body.await?.into_inner()))) })
+    }
+}

@@ -2,13 +2,17 @@
 //! error mapping (`application/problem+json`) and the OpenAPI document, built from the
 //! same route list as the app.
 
+mod browser;
 mod dto;
 mod endpoints;
 mod extract;
 mod json;
+mod metrics;
+mod middleware;
 mod oauth;
 mod openapi;
 mod problem;
+mod proxies;
 mod query;
 
 use std::sync::Arc;
@@ -21,8 +25,12 @@ use tessera_application::ports::HealthCheck;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use browser::{BrowserSettings, CSRF_HEADER, origin_of_url, parse_origin};
 pub use extract::Authenticated;
+pub use metrics::Metrics;
+pub use middleware::{REQUEST_ID_HEADER, observe};
 pub use problem::{ApiError, Problem};
+pub use proxies::TrustedProxies;
 
 /// The largest request body accepted (SPEC/issue: 64 KiB, else 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -36,6 +44,11 @@ pub struct ApiState {
     /// `TESSERA_ISSUER`: the OAuth metadata's `issuer` and the base of the endpoint
     /// URLs it publishes.
     pub issuer: String,
+    /// Cookie transport, CSRF and CORS.
+    pub browser: BrowserSettings,
+    /// What `GET /metrics` reports and the request middleware measures; `None` turns
+    /// the endpoint off (`TESSERA_METRICS=off`).
+    pub metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -44,8 +57,9 @@ impl std::fmt::Debug for ApiState {
     }
 }
 
-/// The whole application: API routes, `/openapi.json`, Swagger UI at `/docs`, and
-/// problem+json answers for unknown routes.
+/// The whole application: API routes, `/openapi.json`, Swagger UI at `/docs`, the demo
+/// page at `/demo`, CORS for the allowed origins, and problem+json answers for unknown
+/// routes.
 pub fn app(
     state: ApiState,
 ) -> App<
@@ -57,11 +71,14 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors = state.browser.cors();
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(openapi::document())
         .app_data(web::Data::new(state.service))
+        .app_data(web::Data::new(state.browser))
         .app_data(web::Data::new(state.health_checks))
+        .app_data(web::Data::new(state.metrics))
         .app_data(web::Data::new(oauth::Issuer(state.issuer)))
         .app_data(json::config())
         .app_data(oauth::form_config())
@@ -70,13 +87,18 @@ pub fn app(
         .configure(endpoints::configure)
         .split_for_parts();
     let api = openapi::finish(api);
-    app.service(web::redirect("/docs", "/docs/"))
+    app.configure(endpoints::demo_pages)
+        .service(web::redirect("/docs", "/docs/"))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .url("/openapi.json", api)
                 .config(utoipa_swagger_ui::Config::default().validator_url("none")),
         )
         .default_service(web::to(endpoints::unrouted))
+        .wrap(cors)
+        // Outermost: request ids, security headers, the access log and the metrics
+        // cover every answer, CORS refusals included.
+        .wrap(actix_web::middleware::from_fn(middleware::observe))
 }
 
 /// The OpenAPI document of [`app`], from the same route list.

@@ -51,6 +51,13 @@ pub(crate) enum OAuthError {
     /// The database or another backing service is down: 503.
     #[error("a backing service is unavailable")]
     Unavailable(#[source] Error),
+    /// Throttled: 429 with `Retry-After`. RFC 6749 §5.2 has no code for it; the body
+    /// says `temporarily_unavailable` (RFC 6749 §4.1.2.1, the code the 503 answer uses
+    /// too), which a client treats as "retry later" rather than as a bad request.
+    #[error("too many requests")]
+    RateLimited {
+        retry_after: tessera_domain::TimeDelta,
+    },
     /// Anything else: 500 with a generic body.
     #[error("unexpected error")]
     Server(#[source] Error),
@@ -108,6 +115,16 @@ impl OAuthError {
                 code,
                 description,
             } => (*status, code, description.clone()),
+            Self::RateLimited { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                format!(
+                    "too many requests; retry after {} s",
+                    crate::problem::retry_after_header(*retry_after)
+                        .to_str()
+                        .unwrap_or("1")
+                ),
+            ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -133,6 +150,7 @@ impl From<Error> for OAuthError {
             Error::Unauthorized(denial) => Self::invalid_grant(denial.to_string()),
             Error::Invalid(invalid) => Self::invalid_request(invalid.to_string()),
             Error::Unavailable(_) => Self::Unavailable(error),
+            Error::RateLimited { retry_after } => Self::RateLimited { retry_after },
             // No OAuth use case answers these; if one ever does, it is a bug to see.
             Error::RegistrationClosed
             | Error::Forbidden(_)
@@ -175,6 +193,12 @@ impl ResponseError for OAuthError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let Self::RateLimited { retry_after } = self {
+            response.insert_header((
+                header::RETRY_AFTER,
+                crate::problem::retry_after_header(*retry_after),
+            ));
         }
         response.json(OAuthErrorBody {
             error,
@@ -267,6 +291,25 @@ mod tests {
         let body = json_of(response).await;
         assert_eq!(body["error"], "server_error");
         assert!(!body.to_string().contains("SELECT"));
+    }
+
+    #[actix_web::test]
+    async fn rate_limited_is_429_temporarily_unavailable_with_retry_after() {
+        let retry_after = tessera_domain::TimeDelta::milliseconds(2_500);
+        let (status, response) = answer(Error::RateLimited { retry_after }.into()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "3");
+        assert_eq!(
+            response.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        let body = json_of(response).await;
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(
+            body["error_description"],
+            "too many requests; retry after 3 s"
+        );
+        assert_eq!(body.as_object().unwrap().len(), 2);
     }
 
     #[actix_web::test]

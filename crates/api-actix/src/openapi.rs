@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "The caller's sessions and password"),
         (name = "admin", description = "Operators: look users up, end their sessions, disable them (role `admin`)"),
         (name = "oauth", description = "OAuth 2.0: token, revocation and introspection endpoints, server metadata, the public signing keys"),
-        (name = "operations", description = "Health and readiness")
+        (name = "operations", description = "Health, readiness and metrics")
     ),
     modifiers(&BearerScheme)
 )]
@@ -53,6 +53,17 @@ impl Modify for BearerScheme {
             ),
         );
         components.add_security_scheme(
+            METRICS,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The scrape token `TESSERA_METRICS_TOKEN`, when one is set",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             OAUTH2,
             SecurityScheme::OAuth2(OAuth2::with_description(
                 [Flow::Password(Password::with_refresh_url(
@@ -68,6 +79,9 @@ impl Modify for BearerScheme {
 
 /// The name of the HTTP Basic scheme of resource-server clients.
 const BASIC: &str = "basic";
+
+/// The name of the scheme of `GET /metrics` scrapes.
+const METRICS: &str = "metrics";
 
 /// The name of the OAuth password-flow scheme.
 const OAUTH2: &str = "oauth2";

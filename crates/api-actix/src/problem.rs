@@ -27,7 +27,7 @@ pub struct Problem {
     pub detail: String,
     /// One of: refresh_token_invalid, session_revoked, session_lifetime_exceeded,
     /// session_idle_timeout, user_disabled, client_mismatch, refresh_token_reused,
-    /// invalid_credentials, validation_failed, unauthorized, forbidden, not_found,
+    /// invalid_credentials, rate_limited, csrf_failed, validation_failed, unauthorized, forbidden, not_found,
     /// conflict, payload_too_large, unsupported_media_type, method_not_allowed,
     /// service_unavailable, internal_error.
     pub code: String,
@@ -97,6 +97,7 @@ fn application_parts(error: &Error) -> (StatusCode, &'static str, String) {
         Error::RegistrationClosed | Error::Forbidden(_) => {
             shown(StatusCode::FORBIDDEN, "forbidden")
         }
+        Error::RateLimited { .. } => shown(StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Error::Conflict(_) => shown(StatusCode::CONFLICT, "conflict"),
         Error::NotFound(_) => shown(StatusCode::NOT_FOUND, "not_found"),
         Error::Unavailable(_) => (
@@ -132,8 +133,21 @@ impl ResponseError for ApiError {
             }
             tracing::error!(status = status.as_u16(), code, error = %chain, "request failed");
         }
-        problem_response(status, code, detail)
+        let mut response = problem_response(status, code, detail);
+        if let Self::Application(Error::RateLimited { retry_after }) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_header(*retry_after));
+        }
+        response
     }
+}
+
+/// `Retry-After` in whole seconds (RFC 9110 §10.2.3), rounded up so a client that
+/// waits that long is not refused again; at least 1.
+pub(crate) fn retry_after_header(retry_after: tessera_domain::TimeDelta) -> HeaderValue {
+    let millis = u64::try_from(retry_after.num_milliseconds()).unwrap_or(0);
+    HeaderValue::from(millis.max(1).div_ceil(1000))
 }
 
 /// A problem+json response; also used for routes that do not exist.
@@ -257,6 +271,30 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["code"], "internal_error");
         assert!(!body.to_string().contains("SELECT"));
+    }
+
+    #[actix_web::test]
+    async fn rate_limited_is_429_with_retry_after_in_whole_seconds_rounded_up() {
+        for (millis, header) in [
+            (1, "1"),
+            (999, "1"),
+            (1_000, "1"),
+            (1_001, "2"),
+            (15_000, "15"),
+        ] {
+            let retry_after = tessera_domain::TimeDelta::milliseconds(millis);
+            let response = ApiError::from(Error::RateLimited { retry_after }).error_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(
+                response.headers().get(header::RETRY_AFTER).unwrap(),
+                header,
+                "{millis} ms"
+            );
+            let body: serde_json::Value =
+                serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap();
+            assert_eq!(body["code"], "rate_limited");
+            assert_eq!(body["status"], 429);
+        }
     }
 
     #[actix_web::test]

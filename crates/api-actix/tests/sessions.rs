@@ -112,6 +112,8 @@ async fn send_full(
         service: AuthService::new(ports, policy, ServiceOptions::default()),
         health_checks: Vec::new(),
         issuer: "https://auth.example.com".to_owned(),
+        browser: tessera_api_actix::BrowserSettings::default(),
+        metrics: None,
     };
     let service = test::init_service(app(state)).await;
     let request = request

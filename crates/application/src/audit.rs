@@ -24,6 +24,10 @@ pub enum AuthEventKind {
     UserEnabled,
     /// A legacy access token (SPEC §3) was used.
     LegacyToken,
+    /// A throttle started refusing: once per episode, not per refused request. The
+    /// code says which: `login`, `register`, `password`, `refresh`, `introspect` (the
+    /// caller's IP bucket) or `account` (an account's login backoff).
+    RateLimited,
 }
 
 impl AuthEventKind {
@@ -45,6 +49,7 @@ impl AuthEventKind {
             Self::UserDisabled => "user_disabled",
             Self::UserEnabled => "user_enabled",
             Self::LegacyToken => "legacy_token",
+            Self::RateLimited => "rate_limited",
         }
     }
 }

@@ -46,6 +46,12 @@ pub enum Error {
     /// The caller is authenticated but lacks the role this needs.
     #[error("this needs the {0} role")]
     Forbidden(&'static str),
+    /// Too many requests from this IP, or too many failed logins for this account:
+    /// try again after `retry_after` (longer than zero).
+    #[error("too many requests; try again later")]
+    RateLimited {
+        retry_after: tessera_domain::TimeDelta,
+    },
     /// A uniqueness rule was broken (e.g. the e-mail is already registered).
     #[error("{0} already exists")]
     Conflict(&'static str),

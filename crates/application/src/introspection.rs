@@ -89,6 +89,7 @@ impl AuthService {
     /// must not extend its session, rotate it, or trip reuse detection.
     ///
     /// # Errors
+    /// `RateLimited` (the caller's IP bucket, checked before the secret is hashed);
     /// `InvalidClient` for an unknown client or a wrong secret (the hasher runs either
     /// way); infrastructure errors.
     pub async fn introspect(
@@ -96,8 +97,11 @@ impl AuthService {
         client_id: &str,
         client_secret: &str,
         token: &str,
-        _client: &ClientContext,
+        client: &ClientContext,
     ) -> Result<Introspection, Error> {
+        let arrived = self.ports.clock.now();
+        self.throttle_ip(crate::throttle::Guarded::Introspection, client, arrived)
+            .await?;
         self.authenticate_client(client_id, client_secret).await?;
         if let Some(presented) = self.ports.refresh_tokens.parse(token) {
             return self.introspect_refresh_token(&presented).await;

@@ -20,6 +20,7 @@ mod register;
 mod revocation;
 mod service;
 mod sessions;
+mod throttle;
 mod tokens;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub use introspection::{
 pub use keys::{ensure_signing_key, keys_still_verifying, rotate_signing_key, verification_keys};
 pub use service::{AuthService, Ports, ServiceOptions};
 pub use sessions::SessionOverview;
+pub use throttle::Throttling;
 pub use tokens::{
     AccessClaims, AccessToken, GrantSecrets, MintedRefreshToken, PlainRefreshToken,
     PresentedRefreshToken, PublicKeyParams, PublicSigningKey, RefreshTokenHash, SealedGrant,

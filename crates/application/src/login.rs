@@ -7,21 +7,30 @@ use tessera_domain::{
 };
 
 use crate::ports::PasswordCheck;
+use crate::throttle::Guarded;
 use crate::{AccessClaims, AuthEventKind, AuthService, Error, GrantSecrets, TokenGrant};
 
 impl AuthService {
     /// Checks the password (the same work and answer for an unknown e-mail as for a
     /// wrong password), upgrades an outdated hash, and starts a session.
     ///
+    /// Throttled first, before any lookup or hashing: the caller's IP bucket, then the
+    /// backoff of the account named by `email` — kept for any address, registered or
+    /// not, so a refusal tells nothing about which exist. A failure counts towards the
+    /// backoff; a success clears it.
+    ///
     /// # Errors
-    /// `InvalidCredentials`; `Refused(UserDisabled)` for a disabled user who gave the
-    /// right password; infrastructure errors.
+    /// `RateLimited`; `InvalidCredentials`; `Refused(UserDisabled)` for a disabled user
+    /// who gave the right password; infrastructure errors.
     pub async fn login(
         &self,
         email: &EmailAddress,
         password: &Password,
         client: &ClientContext,
     ) -> Result<TokenGrant, Error> {
+        let arrived = self.ports.clock.now();
+        self.throttle_ip(Guarded::Login, client, arrived).await?;
+        let failures = self.check_login_backoff(email, client, arrived).await?;
         let user = self.ports.users.find_by_email(email).await?;
         let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
         let check = self.ports.passwords.verify(password, stored_hash).await?;
@@ -29,6 +38,7 @@ impl AuthService {
         let user = match (user, check) {
             (Some(user), PasswordCheck::Match | PasswordCheck::MatchNeedsRehash) => user,
             (user, _) => {
+                self.record_login_failure(email, now).await;
                 let user_id = user.map(|user| user.id);
                 self.audit(AuthEventKind::LoginFailed, now, user_id, None, client, None)
                     .await;
@@ -52,6 +62,9 @@ impl AuthService {
             self.upgrade_password_hash(&user, password).await;
         }
         let grant = self.start_session(&user, client, now).await?;
+        if failures.is_some() {
+            self.clear_login_failures(email).await;
+        }
         self.audit(
             AuthEventKind::LoginSucceeded,
             now,

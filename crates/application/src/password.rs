@@ -10,8 +10,8 @@ impl AuthService {
     /// (a thief holding another session is out), and stores a hash of the new one.
     ///
     /// # Errors
-    /// `InvalidCredentials` when `current` is wrong; `NotFound("user")`;
-    /// infrastructure errors.
+    /// `RateLimited` (the caller's IP bucket); `InvalidCredentials` when `current` is
+    /// wrong; `NotFound("user")`; infrastructure errors.
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -19,6 +19,9 @@ impl AuthService {
         new: &Password,
         client: &ClientContext,
     ) -> Result<(), Error> {
+        let arrived = self.ports.clock.now();
+        self.throttle_ip(crate::throttle::Guarded::PasswordChange, client, arrived)
+            .await?;
         let user = self
             .ports
             .users

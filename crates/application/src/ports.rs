@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use tessera_domain::{
-    EmailAddress, Instant, Password, PasswordHash, RefreshToken, RefreshTokenId, RevocationReason,
-    Session, SessionId, User, UserId,
+    BucketState, EmailAddress, FailedLogins, Instant, Password, PasswordHash, RefreshToken,
+    RefreshTokenId, RevocationReason, Session, SessionId, User, UserId,
 };
 
 use crate::{
@@ -257,6 +257,50 @@ pub trait RevocationList: Send + Sync {
     async fn contains(&self, session: SessionId, now: Instant) -> Result<bool, Error>;
 }
 
+/// A throttle's stored state: a per-IP token bucket or an account's failed logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleRecord {
+    Bucket(BucketState),
+    FailedLogins(FailedLogins),
+}
+
+/// Throttle counters, shared by every node that shares the store. Records are small
+/// values under string keys, each with an expiry after which it is gone; updates are
+/// read, decide (in the domain), then compare-and-swap, so an adapter needs no
+/// knowledge of the policy: in memory a map under a lock, in Redis `GET` and a short
+/// Lua script that compares the value and `SET`s it with `PX`.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// The record under `key`, unless it has expired by `now`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    async fn get(&self, key: &str, now: Instant) -> Result<Option<ThrottleRecord>, Error>;
+
+    /// Stores `new` under `key` until `expires_at`, but only if the record there is
+    /// still `expected` (`None`: absent or expired by `now`). Returns whether it wrote;
+    /// `false` means another request changed the record first: read again and decide
+    /// again.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<ThrottleRecord>,
+        new: ThrottleRecord,
+        expires_at: Instant,
+        now: Instant,
+    ) -> Result<bool, Error>;
+
+    /// Removes the record under `key`, if any.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store cannot be reached.
+    async fn remove(&self, key: &str) -> Result<(), Error>;
+}
+
 /// Signs and verifies access tokens.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait AccessTokenCodec: Send + Sync {
@@ -361,6 +405,13 @@ pub trait HealthCheck: Send + Sync {
     /// A short name for the report, e.g. `database`.
     fn name(&self) -> &'static str;
 
+    /// Whether the node cannot serve without it. An essential service that fails makes
+    /// the node unready (503); one whose every use has a fallback (Redis: activity,
+    /// revocations, throttling) shows as `degraded` while the node stays ready.
+    fn essential(&self) -> bool {
+        true
+    }
+
     /// # Errors
     /// `Unavailable` when the service cannot be reached.
     async fn check(&self) -> Result<(), Error>;
@@ -382,4 +433,30 @@ pub trait LegacyTokenVerifier: Send + Sync {
     /// # Errors
     /// `Invalid` when the token is not a legacy token; `Expired` past its `exp`.
     fn verify(&self, token: &str, now: Instant) -> Result<LegacyClaims, AccessDenial>;
+}
+
+/// How many connections a pool holds, for the metrics endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open connections, in use or idle.
+    pub connections: u32,
+    pub idle: u32,
+    /// The most the pool opens (`database_pool_size`).
+    pub max: u32,
+}
+
+/// Numbers about the stored state that `GET /metrics` reports as gauges.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Statistics: Send + Sync {
+    /// Sessions that can still be refreshed: not revoked, before their absolute end at
+    /// `now`, and refreshed (or started) at or after `active_since` (`now` minus the
+    /// idle timeout). One indexed count; callers cache it.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn live_sessions(&self, now: Instant, active_since: Instant) -> Result<u64, Error>;
+
+    /// The connection pool as it is now; no IO.
+    fn pool(&self) -> PoolUsage;
 }

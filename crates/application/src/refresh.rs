@@ -20,12 +20,16 @@ impl AuthService {
     /// copy the winner stored). A replay after the window revokes the session.
     ///
     /// # Errors
-    /// `Refused` with the first rule of SPEC §2 that refuses; infrastructure errors.
+    /// `RateLimited` (the caller's IP bucket, checked first); `Refused` with the first
+    /// rule of SPEC §2 that refuses; infrastructure errors.
     pub async fn refresh(
         &self,
         presented: &str,
         client: &ClientContext,
     ) -> Result<TokenGrant, Error> {
+        let arrived = self.ports.clock.now();
+        self.throttle_ip(crate::throttle::Guarded::Refresh, client, arrived)
+            .await?;
         let Some(presented) = self.ports.refresh_tokens.parse(presented) else {
             let now = self.ports.clock.now();
             return Err(self

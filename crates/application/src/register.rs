@@ -8,8 +8,8 @@ impl AuthService {
     /// Self-service registration: a user with the default role.
     ///
     /// # Errors
-    /// `RegistrationClosed`, `Conflict("user")` when the e-mail is taken, or
-    /// infrastructure errors.
+    /// `RegistrationClosed`, `RateLimited` (the caller's IP bucket),
+    /// `Conflict("user")` when the e-mail is taken, or infrastructure errors.
     pub async fn register(
         &self,
         email: EmailAddress,
@@ -19,6 +19,9 @@ impl AuthService {
         if !self.options.registration_open {
             return Err(Error::RegistrationClosed);
         }
+        let arrived = self.ports.clock.now();
+        self.throttle_ip(crate::throttle::Guarded::Register, client, arrived)
+            .await?;
         self.create_user(email, password, vec![Role::user()], client)
             .await
     }

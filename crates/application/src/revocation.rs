@@ -24,6 +24,35 @@ impl AuthService {
             Some(presented) => self.session_of_refresh_token(&presented).await?,
             None => self.session_of_access_token(token).await?,
         };
+        self.end_live_session(session, client, Some(REVOCATION_NOTE))
+            .await
+    }
+
+    /// Logout of a browser that holds only its refresh-token cookie: the session of a
+    /// genuine refresh token (any generation) ends. An unknown token, garbage or an
+    /// ended session is `Ok`: the browser wanted to be signed out, and it is.
+    ///
+    /// # Errors
+    /// Infrastructure errors only.
+    pub async fn logout_with_refresh_token(
+        &self,
+        token: &str,
+        client: &ClientContext,
+    ) -> Result<(), Error> {
+        let session = match self.ports.refresh_tokens.parse(token) {
+            Some(presented) => self.session_of_refresh_token(&presented).await?,
+            None => None,
+        };
+        self.end_live_session(session, client, None).await
+    }
+
+    /// Ends `session` if it is still live, audited as a logout with `note`.
+    async fn end_live_session(
+        &self,
+        session: Option<Session>,
+        client: &ClientContext,
+        note: Option<&'static str>,
+    ) -> Result<(), Error> {
         let now = self.ports.clock.now();
         let Some(session) = session.filter(|session| session.is_live_at(now)) else {
             return Ok(());
@@ -36,7 +65,7 @@ impl AuthService {
             Some(session.user_id),
             Some(session.id),
             client,
-            Some(REVOCATION_NOTE),
+            note,
         )
         .await;
         Ok(())

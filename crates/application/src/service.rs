@@ -65,6 +65,8 @@ pub struct AuthService {
     pub(crate) options: ServiceOptions,
     /// Resource servers allowed to introspect tokens; none by default.
     pub(crate) introspection_clients: Arc<IntrospectionClients>,
+    /// Per-IP and per-account throttling; `None` throttles nothing.
+    pub(crate) throttling: Option<crate::Throttling>,
 }
 
 impl AuthService {
@@ -74,6 +76,7 @@ impl AuthService {
             policy,
             options,
             introspection_clients: Arc::default(),
+            throttling: None,
         }
     }
 

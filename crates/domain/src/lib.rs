@@ -9,6 +9,7 @@ mod ids;
 mod policy;
 mod refresh;
 mod session;
+mod throttle;
 mod user;
 
 pub use device::device_label;
@@ -16,6 +17,10 @@ pub use ids::{RefreshTokenId, SessionId, UserId};
 pub use policy::{InvalidSetting, IpChangePolicy, SessionPolicy, SessionPolicySettings};
 pub use refresh::{RefreshAction, RefreshAttempt, RefreshDecision, RefreshRefusal, RefreshToken};
 pub use session::{ClientContext, RevocationReason, Session};
+pub use throttle::{
+    Attempt, BucketState, FailedLogins, Limited, LoginBackoff, Take, ThrottlePolicy,
+    ThrottleSettings, TokenBucket,
+};
 pub use user::{EmailAddress, InvalidInput, Password, PasswordHash, Role, User, UserStanding};
 
 /// Instants are UTC wall-clock times; durations are signed so that subtraction of two

@@ -116,6 +116,16 @@ impl Database {
         .await
     }
 
+    /// The pool's connections now: open, idle and the most it opens (for metrics).
+    pub fn pool_usage(&self) -> tessera_application::ports::PoolUsage {
+        let state = self.pool.state();
+        tessera_application::ports::PoolUsage {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+
     /// Runs blocking Diesel work on the blocking pool, inside the caller's tracing
     /// span, with a pooled connection.
     pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, Error>

@@ -17,6 +17,7 @@ mod rows;
 mod schema;
 mod server_secrets;
 mod sessions;
+mod statistics;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
@@ -27,4 +28,5 @@ pub use database::Database;
 pub use keys::DieselSigningKeyRepository;
 pub use server_secrets::{DieselServerSecrets, TOKEN_PEPPER};
 pub use sessions::DieselSessionRepository;
+pub use statistics::DieselStatistics;
 pub use users::DieselUserRepository;

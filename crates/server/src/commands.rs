@@ -242,6 +242,7 @@ async fn serve(settings: &Settings) -> Result<(), CommandError> {
     print([
         format!("Tessera API:  {base}/v1/auth/..."),
         format!("API docs:     {base}/docs/"),
+        format!("Demo page:    {base}/demo"),
     ])?;
     application.run_until_stopped().await.map_err(failed)
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 
 use chrono::TimeDelta;
 use tessera_application::{IntrospectionClients, SigningAlgorithm};
-use tessera_domain::{InvalidSetting, IpChangePolicy, SessionPolicy, SessionPolicySettings};
+use tessera_domain::{
+    InvalidSetting, IpChangePolicy, SessionPolicy, SessionPolicySettings, ThrottlePolicy,
+    ThrottleSettings,
+};
 
 /// Every setting Tessera reads, with its default. The TOML key is the name; the
 /// environment variable is `TESSERA_` + the name in upper case.
@@ -17,6 +20,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("database_url", Some("sqlite://data/tessera.db")),
     ("database_pool_size", Some("10")),
     ("redis_url", None),
+    ("redis_prefix", Some("tessera:")),
     ("access_ttl", Some("15m")),
     ("idle_timeout", Some("7d")),
     ("absolute_lifetime", Some("30d")),
@@ -30,6 +34,16 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("bind_user_agent", Some("false")),
     ("ip_change", Some("allow")),
     ("activity_write_interval", Some("60s")),
+    ("rate_limit", Some("on")),
+    ("rate_limit_login_per_minute", Some("10")),
+    ("rate_limit_login_burst", Some("20")),
+    ("rate_limit_refresh_per_minute", Some("60")),
+    ("rate_limit_refresh_burst", Some("30")),
+    ("login_backoff_free_failures", Some("5")),
+    ("login_backoff_base", Some("1s")),
+    ("login_backoff_max", Some("15m")),
+    ("login_backoff_window", Some("1h")),
+    ("trusted_proxies", None),
     ("token_pepper", None),
     ("legacy_jwt_secret", None),
     ("shutdown_timeout", Some("30s")),
@@ -38,6 +52,11 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("signing_key_reload_interval", Some("30s")),
     ("audit_retention", Some("90d")),
     ("introspection_clients", None),
+    ("metrics", Some("on")),
+    ("metrics_token", None),
+    ("cookie_secure", Some("true")),
+    ("allowed_origins", None),
+    ("access_cookie", Some("false")),
 ];
 
 /// How logs are written.
@@ -70,6 +89,9 @@ pub struct Settings {
     /// May carry a password, hence secret.
     pub database_url: SecretString,
     pub database_pool_size: u32,
+    /// The shared store of activity, revocations and throttle counters for several
+    /// nodes; `None` → in memory, for one node.
+    pub redis: Option<RedisSettings>,
     pub policy: SessionPolicy,
     pub issuer: String,
     pub audience: String,
@@ -78,6 +100,10 @@ pub struct Settings {
     pub signing_alg: SigningAlgorithm,
     pub clock_leeway: TimeDelta,
     pub activity_write_interval: TimeDelta,
+    /// Per-IP buckets and per-account login backoff; `None` when `rate_limit = off`.
+    pub throttle: Option<ThrottlePolicy>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; none by default.
+    pub trusted_proxies: tessera_api_actix::TrustedProxies,
     /// The server pepper for refresh-token hashes; `None` → one kept in the database.
     pub token_pepper: Option<SecretString>,
     /// The former system's HS256 secret: its tokens stay valid until their `exp`.
@@ -97,6 +123,25 @@ pub struct Settings {
     pub audit_retention: TimeDelta,
     /// Resource servers that may call `/oauth/introspect`, with their secrets' hashes.
     pub introspection_clients: IntrospectionClients,
+    /// `GET /metrics` is served (`on`) or answers 404 (`off`).
+    pub metrics: bool,
+    /// When set, `GET /metrics` wants it as a bearer token.
+    pub metrics_token: Option<SecretString>,
+    /// `Secure` session cookies (off only for local http).
+    pub cookie_secure: bool,
+    /// Origins of other sites' pages that may call the API with credentials (CORS).
+    pub allowed_origins: Vec<String>,
+    /// Cookie transport also carries the access token, in an `HttpOnly` cookie.
+    pub access_cookie: bool,
+}
+
+/// Where the nodes' shared Redis is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// May carry a password, hence secret.
+    pub url: SecretString,
+    /// Every key starts with it (`tessera:` by default).
+    pub prefix: String,
 }
 
 /// Where settings come from: the file's values and the environment's.
@@ -196,6 +241,33 @@ impl Sources {
         }
     }
 
+    /// A whole number, `name` in the error when it is not one.
+    fn count(&self, name: &'static str) -> Result<u32, InvalidSetting> {
+        self.required(name)?
+            .parse()
+            .map_err(|_| InvalidSetting::new(name, "must be a whole number"))
+    }
+
+    /// `rate_limit` (`on`/`off`) and the throttling tunables, validated either way so
+    /// that `config check` finds a bad value before someone turns throttling on.
+    fn throttle(&self) -> Result<Option<ThrottlePolicy>, InvalidSetting> {
+        let policy = ThrottlePolicy::try_from(ThrottleSettings {
+            login_per_minute: self.count("rate_limit_login_per_minute")?,
+            login_burst: self.count("rate_limit_login_burst")?,
+            refresh_per_minute: self.count("rate_limit_refresh_per_minute")?,
+            refresh_burst: self.count("rate_limit_refresh_burst")?,
+            login_backoff_free_failures: self.count("login_backoff_free_failures")?,
+            login_backoff_base: self.duration("login_backoff_base")?,
+            login_backoff_max: self.duration("login_backoff_max")?,
+            login_backoff_window: self.duration("login_backoff_window")?,
+        })?;
+        match self.required("rate_limit")?.to_ascii_lowercase().as_str() {
+            "on" => Ok(Some(policy)),
+            "off" => Ok(None),
+            _ => Err(InvalidSetting::new("rate_limit", "must be on or off")),
+        }
+    }
+
     /// `introspection_clients`: comma-separated `client_id:<Argon2id PHC hash>`.
     fn introspection_clients(&self) -> Result<IntrospectionClients, InvalidSetting> {
         const NAME: &str = "introspection_clients";
@@ -256,6 +328,55 @@ impl Sources {
         Ok(clients)
     }
 
+    /// `allowed_origins`: comma-separated `scheme://host[:port]`.
+    fn allowed_origins(&self) -> Result<Vec<String>, InvalidSetting> {
+        const NAME: &str = "allowed_origins";
+        let Some(text) = self.raw(NAME) else {
+            return Ok(Vec::new());
+        };
+        text.split(',')
+            .filter(|origin| !origin.trim().is_empty())
+            .map(|origin| {
+                tessera_api_actix::parse_origin(origin).map_err(|why| {
+                    InvalidSetting::new(NAME, format!("has `{}`: {why}", origin.trim()))
+                })
+            })
+            .collect()
+    }
+
+    /// `redis_url` (unset → in memory) and `redis_prefix`, the prefix of every key, so
+    /// that several deployments can share one Redis.
+    fn redis(&self) -> Result<Option<RedisSettings>, InvalidSetting> {
+        let prefix = self.required("redis_prefix")?;
+        tessera_infra_activity::check_redis_prefix(prefix)
+            .map_err(|why| InvalidSetting::new("redis_prefix", why))?;
+        match self.raw("redis_url").map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(url) => {
+                tessera_infra_activity::check_redis_url(url)
+                    .map_err(|why| InvalidSetting::new("redis_url", why))?;
+                Ok(Some(RedisSettings {
+                    url: SecretString(url.to_owned()),
+                    prefix: prefix.to_owned(),
+                }))
+            }
+        }
+    }
+
+    /// `metrics_token`: unset, or a bearer token scrapes must send.
+    fn metrics_token(&self) -> Result<Option<SecretString>, InvalidSetting> {
+        match self.raw("metrics_token").map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(token) if token.len() >= 16 && token.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(Some(SecretString(token.to_owned())))
+            }
+            Some(_) => Err(InvalidSetting::new(
+                "metrics_token",
+                "must be at least 16 printable characters without spaces",
+            )),
+        }
+    }
+
     /// Validates every setting into [`Settings`].
     ///
     /// # Errors
@@ -269,15 +390,7 @@ impl Sources {
             bind_user_agent: self.boolean("bind_user_agent")?,
             ip_change: self.required("ip_change")?.parse::<IpChangePolicy>()?,
         })?;
-        if self
-            .raw("redis_url")
-            .is_some_and(|url| !url.trim().is_empty())
-        {
-            return Err(InvalidSetting::new(
-                "redis_url",
-                "is not supported by this version yet; unset it to use the in-memory activity store",
-            ));
-        }
+        let redis = self.redis()?;
         let activity_write_interval = self.duration("activity_write_interval")?;
         if activity_write_interval >= policy.idle_timeout() {
             return Err(InvalidSetting::new(
@@ -296,8 +409,19 @@ impl Sources {
             Some(pepper) => Some(SecretString(pepper.to_owned())),
         };
         let introspection_clients = self.introspection_clients()?;
+        let throttle = self.throttle()?;
         Ok(Settings {
+            redis,
             introspection_clients,
+            metrics: match self.required("metrics")? {
+                "on" => true,
+                "off" => false,
+                _ => return Err(InvalidSetting::new("metrics", "must be on or off")),
+            },
+            metrics_token: self.metrics_token()?,
+            cookie_secure: self.boolean("cookie_secure")?,
+            allowed_origins: self.allowed_origins()?,
+            access_cookie: self.boolean("access_cookie")?,
             bind: self.required("bind")?.parse().map_err(|_| {
                 InvalidSetting::new("bind", "must be an address such as 127.0.0.1:8080")
             })?,
@@ -343,6 +467,11 @@ impl Sources {
                 }
             },
             activity_write_interval,
+            throttle,
+            trusted_proxies: tessera_api_actix::TrustedProxies::parse(
+                self.raw("trusted_proxies").unwrap_or_default(),
+            )
+            .map_err(|why| InvalidSetting::new("trusted_proxies", format!("has {why}")))?,
             token_pepper,
             legacy_jwt_secret: self
                 .raw("legacy_jwt_secret")
@@ -424,6 +553,82 @@ mod tests {
             Some(std::time::Duration::from_secs(3600))
         );
         assert_eq!(settings.audit_retention, TimeDelta::days(90));
+    }
+
+    #[test]
+    fn throttling_is_on_by_default_and_its_settings_are_validated_by_name() {
+        assert_eq!(
+            settings(&[]).unwrap().throttle,
+            Some(ThrottlePolicy::default())
+        );
+        let off = settings(&[("TESSERA_RATE_LIMIT", "off")]).unwrap();
+        assert_eq!(off.throttle, None);
+        let tuned = settings(&[
+            ("TESSERA_RATE_LIMIT_LOGIN_PER_MINUTE", "120"),
+            ("TESSERA_RATE_LIMIT_LOGIN_BURST", "3"),
+            ("TESSERA_LOGIN_BACKOFF_BASE", "500ms"),
+            ("TESSERA_LOGIN_BACKOFF_MAX", "2s"),
+        ])
+        .unwrap()
+        .throttle
+        .unwrap();
+        assert_eq!(tuned.credentials.capacity(), 3);
+        assert_eq!(
+            tuned.credentials.refill_interval(),
+            TimeDelta::milliseconds(500)
+        );
+        assert_eq!(tuned.login_backoff.max(), TimeDelta::seconds(2));
+        for (variable, value, setting) in [
+            ("TESSERA_RATE_LIMIT", "sometimes", "rate_limit"),
+            (
+                "TESSERA_RATE_LIMIT_LOGIN_PER_MINUTE",
+                "0",
+                "rate_limit_login_per_minute",
+            ),
+            (
+                "TESSERA_RATE_LIMIT_LOGIN_BURST",
+                "lots",
+                "rate_limit_login_burst",
+            ),
+            (
+                "TESSERA_RATE_LIMIT_REFRESH_PER_MINUTE",
+                "-1",
+                "rate_limit_refresh_per_minute",
+            ),
+            (
+                "TESSERA_RATE_LIMIT_REFRESH_BURST",
+                "0",
+                "rate_limit_refresh_burst",
+            ),
+            (
+                "TESSERA_LOGIN_BACKOFF_FREE_FAILURES",
+                "5000",
+                "login_backoff_free_failures",
+            ),
+            ("TESSERA_LOGIN_BACKOFF_BASE", "0s", "login_backoff_base"),
+            ("TESSERA_LOGIN_BACKOFF_MAX", "2d", "login_backoff_max"),
+            ("TESSERA_LOGIN_BACKOFF_WINDOW", "1m", "login_backoff_window"),
+        ] {
+            let error = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.setting(), setting, "{variable}={value}: {error}");
+            // Checked even with throttling off, so `config check` catches it.
+            let error = settings(&[("TESSERA_RATE_LIMIT", "off"), (variable, value)]);
+            if variable != "TESSERA_RATE_LIMIT" {
+                assert!(error.is_err(), "{variable}={value}");
+            }
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_none_by_default_and_a_bad_entry_is_named() {
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty());
+        let proxies = settings(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8, ::1")])
+            .unwrap()
+            .trusted_proxies;
+        assert_eq!(proxies.to_string(), "10.0.0.0/8,::1/128");
+        let error = settings(&[("TESSERA_TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")]).unwrap_err();
+        assert_eq!(error.setting(), "trusted_proxies");
+        assert!(error.to_string().contains("lb.internal"), "{error}");
     }
 
     #[test]
@@ -539,6 +744,38 @@ mod tests {
     }
 
     #[test]
+    fn redis_is_off_by_default_and_its_url_and_prefix_are_validated() {
+        assert_eq!(settings(&[]).unwrap().redis, None);
+        let redis = settings(&[("TESSERA_REDIS_URL", "redis://:s3cret@cache.internal:6380/2")])
+            .unwrap()
+            .redis
+            .unwrap();
+        assert_eq!(redis.url.expose(), "redis://:s3cret@cache.internal:6380/2");
+        assert_eq!(redis.prefix, "tessera:");
+        assert!(!format!("{redis:?}").contains("s3cret"));
+        let prefixed = settings(&[
+            ("TESSERA_REDIS_URL", "redis://127.0.0.1"),
+            ("TESSERA_REDIS_PREFIX", "staging:"),
+        ])
+        .unwrap();
+        assert_eq!(prefixed.redis.unwrap().prefix, "staging:");
+        for (variable, value, setting) in [
+            ("TESSERA_REDIS_URL", "http://127.0.0.1:6379", "redis_url"),
+            (
+                "TESSERA_REDIS_URL",
+                "rediss://:s3cret@cache:6380",
+                "redis_url",
+            ),
+            ("TESSERA_REDIS_URL", "redis://", "redis_url"),
+            ("TESSERA_REDIS_PREFIX", "two words", "redis_prefix"),
+        ] {
+            let error = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.setting(), setting, "{value}: {error}");
+            assert!(!error.to_string().contains("s3cret"), "{error}");
+        }
+    }
+
+    #[test]
     fn an_unknown_key_in_the_file_is_refused() {
         let dir =
             std::env::temp_dir().join(format!("tessera-settings-unknown-{}", std::process::id()));
@@ -569,5 +806,27 @@ mod tests {
         assert!(!debug.contains("hunter2"));
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
         assert!(!debug.contains("old-systems"), "{debug}");
+    }
+
+    #[test]
+    fn metrics_are_on_by_default_and_can_be_turned_off_or_protected() {
+        let defaults = settings(&[]).unwrap();
+        assert!(defaults.metrics);
+        assert_eq!(defaults.metrics_token, None);
+        assert!(!settings(&[("TESSERA_METRICS", "off")]).unwrap().metrics);
+        let protected = settings(&[("TESSERA_METRICS_TOKEN", "scrape-token-0123456789")]).unwrap();
+        assert!(!format!("{protected:?}").contains("scrape-token"));
+        for (variable, value, setting) in [
+            ("TESSERA_METRICS", "public", "metrics"),
+            ("TESSERA_METRICS_TOKEN", "short", "metrics_token"),
+            (
+                "TESSERA_METRICS_TOKEN",
+                "has spaces in it, sixteen+",
+                "metrics_token",
+            ),
+        ] {
+            let error = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.setting(), setting, "{error}");
+        }
     }
 }

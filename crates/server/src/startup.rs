@@ -7,14 +7,18 @@ use std::time::Duration;
 
 use actix_web::HttpServer;
 use actix_web::dev::Server;
-use tessera_api_actix::ApiState;
+use tessera_api_actix::{ApiState, BrowserSettings};
+use tessera_application::ports::{ActivityStore, RevocationList, ThrottleStore};
 use tessera_application::ports::{Clock, HealthCheck, LegacyTokenVerifier};
 use tessera_application::{
     AuthService, Error, Ports, ServiceOptions, ensure_signing_key, keys_still_verifying,
     verification_keys,
 };
 use tessera_domain::{SessionPolicy, TimeDelta};
-use tessera_infra_activity::{MemoryActivityStore, MemoryRevocationList};
+use tessera_infra_activity::{
+    DEFAULT_COMMAND_TIMEOUT, MemoryActivityStore, MemoryRevocationList, MemoryThrottleStore,
+    RedisActivityStore, RedisConnection, RedisHealth, RedisRevocationList, RedisThrottleStore,
+};
 use tessera_infra_crypto::{
     AccessTokenSettings, Argon2PasswordHasher, HmacLegacyTokenVerifier, HmacRefreshTokenCodec,
     JwtAccessTokenCodec, PasswordHashingSettings, Pepper, RandomIds, RandomSigningKeyGenerator,
@@ -22,7 +26,7 @@ use tessera_infra_crypto::{
 };
 use tessera_infra_diesel::{
     Database, DieselAuditSink, DieselServerSecrets, DieselSessionRepository,
-    DieselSigningKeyRepository, DieselUserRepository, TOKEN_PEPPER,
+    DieselSigningKeyRepository, DieselStatistics, DieselUserRepository, TOKEN_PEPPER,
 };
 
 use crate::housekeeping;
@@ -36,6 +40,12 @@ pub struct Components {
     pub service: AuthService,
     /// The codec the service holds, kept concrete so its key set can be reloaded.
     pub access_tokens: Arc<JwtAccessTokenCodec>,
+    /// Counts the service's audit events; `GET /metrics` reports them.
+    pub metrics: tessera_api_actix::Metrics,
+    /// The nodes' shared Redis (`redis_url`), if any, for `/readyz`.
+    pub redis: Option<RedisConnection>,
+    /// The revocation list in that Redis, kept concrete for its *restored* marker.
+    pub shared_revocations: Option<Arc<RedisRevocationList>>,
 }
 
 impl Components {
@@ -77,18 +87,48 @@ impl Components {
         let policy = settings.policy.clone();
         let keys = keys_still_verifying(keys, &policy, settings.clock_leeway, clock.now());
         let access_tokens = Arc::new(JwtAccessTokenCodec::new(keys, access_settings)?);
-        let ports = Ports {
-            users: Arc::new(DieselUserRepository::new(database.clone())),
-            sessions: Arc::new(DieselSessionRepository::new(database.clone())),
-            activity: Arc::new(MemoryActivityStore::new(
+        let metrics = tessera_api_actix::Metrics::with_statistics(
+            Arc::new(DieselStatistics::new(database.clone())),
+            clock.clone(),
+            policy.idle_timeout(),
+        );
+        // Several nodes share activity, revocations and throttle counters through Redis;
+        // one node keeps them in memory. The connection is lazy: a node starts (degraded)
+        // while Redis is down.
+        let redis = settings
+            .redis
+            .as_ref()
+            .map(|redis| {
+                RedisConnection::open(redis.url.expose(), &redis.prefix, DEFAULT_COMMAND_TIMEOUT)
+            })
+            .transpose()?;
+        let shared_revocations = redis
+            .as_ref()
+            .map(|redis| Arc::new(RedisRevocationList::new(redis.clone())));
+        let activity: Arc<dyn ActivityStore> = match &redis {
+            Some(redis) => Arc::new(RedisActivityStore::new(
+                redis.clone(),
                 settings.activity_write_interval,
                 policy.idle_timeout(),
             )),
-            revocations: Arc::new(MemoryRevocationList::new()),
+            None => Arc::new(MemoryActivityStore::new(
+                settings.activity_write_interval,
+                policy.idle_timeout(),
+            )),
+        };
+        let revocations: Arc<dyn RevocationList> = match &shared_revocations {
+            Some(list) => list.clone(),
+            None => Arc::new(MemoryRevocationList::new()),
+        };
+        let ports = Ports {
+            users: Arc::new(DieselUserRepository::new(database.clone())),
+            sessions: Arc::new(DieselSessionRepository::new(database.clone())),
+            activity,
+            revocations,
             access_tokens: access_tokens.clone(),
             refresh_tokens: Arc::new(HmacRefreshTokenCodec::new(pepper)),
             passwords: Arc::new(hasher),
-            audit: Arc::new(DieselAuditSink::new(database.clone())),
+            audit: metrics.counting(Arc::new(DieselAuditSink::new(database.clone()))),
             clock,
             ids: Arc::new(RandomIds),
             // `TESSERA_LEGACY_JWT_SECRET` is not wired yet (README: not in this version).
@@ -105,14 +145,39 @@ impl Components {
             clock_leeway: settings.clock_leeway,
             audit_retention: settings.audit_retention,
         };
-        let service = AuthService::new(ports, policy, options)
+        let mut service = AuthService::new(ports, policy, options)
             .with_introspection_clients(settings.introspection_clients.clone());
-        let restored = service.restore_revocations().await?;
-        tracing::info!(sessions = restored, "revocation list restored");
+        if let Some(policy) = settings.throttle {
+            let store: Arc<dyn ThrottleStore> = match &redis {
+                Some(redis) => Arc::new(RedisThrottleStore::new(redis.clone())),
+                None => Arc::new(MemoryThrottleStore::default()),
+            };
+            service = service.with_throttling(tessera_application::Throttling { store, policy });
+        }
+        match (service.restore_revocations().await, &shared_revocations) {
+            (Ok(restored), shared) => {
+                tracing::info!(sessions = restored, "revocation list restored");
+                if let Some(list) = shared
+                    && let Err(error) = list.mark_restored().await
+                {
+                    tracing::warn!(error = %error, "revocation list restored but not marked so");
+                }
+            }
+            // The database answered a moment ago, so Redis failed: start degraded.
+            // Authentication checks the database until the sync restores the list.
+            (Err(error), Some(_)) => tracing::warn!(
+                error = %error,
+                "revocation list not restored; Redis unavailable, checking the database meanwhile"
+            ),
+            (Err(error), None) => return Err(error),
+        }
         Ok(Self {
             database,
             service,
             access_tokens,
+            metrics,
+            redis,
+            shared_revocations,
         })
     }
 }
@@ -151,6 +216,7 @@ pub struct Application {
     purge_interval: Option<Duration>,
     revocation_sync_interval: Option<Duration>,
     key_reload: Option<(Duration, KeyReload)>,
+    shared_revocations: Option<Arc<RedisRevocationList>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -175,6 +241,11 @@ impl Application {
             .map_err(|error| Error::Unexpected(Box::new(error)))?
             .port();
         let service = components.service.clone();
+        let shared_revocations = components.shared_revocations.clone();
+        let mut health_checks = vec![Arc::new(components.database.clone()) as Arc<dyn HealthCheck>];
+        if let Some(redis) = &components.redis {
+            health_checks.push(Arc::new(RedisHealth::new(redis.clone())));
+        }
         let key_reload = settings.signing_key_reload_interval.map(|interval| {
             let reload = KeyReload {
                 repository: Arc::new(DieselSigningKeyRepository::new(components.database.clone())),
@@ -186,15 +257,28 @@ impl Application {
         });
         let state = ApiState {
             service: components.service,
-            health_checks: vec![Arc::new(components.database) as Arc<dyn HealthCheck>],
+            health_checks,
             issuer: settings.issuer.clone(),
+            browser: BrowserSettings {
+                cookie_secure: settings.cookie_secure,
+                allowed_origins: settings.allowed_origins.clone(),
+                access_cookie: settings.access_cookie,
+                own_origin: tessera_api_actix::origin_of_url(&settings.issuer),
+            },
+            metrics: settings.metrics.then(|| match &settings.metrics_token {
+                Some(token) => components.metrics.clone().protected_by(token.expose()),
+                None => components.metrics.clone(),
+            }),
         };
-        let server = HttpServer::new(move || tessera_api_actix::app(state.clone()))
-            .listen(listener)
-            .map_err(|error| Error::Unexpected(Box::new(error)))?
-            // In-flight requests finish on SIGTERM/SIGINT before the process exits.
-            .shutdown_timeout(settings.shutdown_timeout.as_secs())
-            .run();
+        let proxies = actix_web::web::Data::new(settings.trusted_proxies.clone());
+        let server = HttpServer::new(move || {
+            tessera_api_actix::app(state.clone()).app_data(proxies.clone())
+        })
+        .listen(listener)
+        .map_err(|error| Error::Unexpected(Box::new(error)))?
+        // In-flight requests finish on SIGTERM/SIGINT before the process exits.
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .run();
         Ok(Self {
             port,
             server,
@@ -202,6 +286,7 @@ impl Application {
             purge_interval: settings.purge_interval,
             revocation_sync_interval: settings.revocation_sync_interval,
             key_reload,
+            shared_revocations,
         })
     }
 
@@ -229,22 +314,37 @@ impl Application {
         // server returns, or when this future is dropped instead.
         let _revocation_sync = self.revocation_sync_interval.map(|interval| {
             let service = service.clone();
+            let shared = self.shared_revocations.clone();
             // Each run reads back to the start of the last run that succeeded, plus a
             // margin for revocations whose commit was in flight then: a database
             // outage delays revocations reaching this node, it never loses them.
             let synced_from = Arc::new(Mutex::new(std::time::Instant::now()));
             housekeeping::BackgroundTask::every(interval, "revocation sync", move || {
                 let (service, synced_from) = (service.clone(), synced_from.clone());
+                let shared = shared.clone();
                 async move {
                     let started = std::time::Instant::now();
                     let last = *synced_from.lock().unwrap_or_else(PoisonError::into_inner);
-                    let window = chrono::TimeDelta::from_std(
+                    let mut window = chrono::TimeDelta::from_std(
                         started
                             .duration_since(last)
                             .saturating_add(Duration::from_secs(10)),
                     )
                     .unwrap_or(chrono::TimeDelta::MAX);
+                    // A shared list that lost its contents (Redis restarted empty) is
+                    // refilled with every revocation that can still bar a token.
+                    let refill = match &shared {
+                        Some(list) => !list.is_restored().await?,
+                        None => false,
+                    };
+                    if refill {
+                        window = chrono::TimeDelta::MAX;
+                    }
                     let synced = service.sync_revocations(window).await?;
+                    if let (true, Some(list)) = (refill, &shared) {
+                        list.mark_restored().await?;
+                        tracing::info!(sessions = synced, "shared revocation list refilled");
+                    }
                     *synced_from.lock().unwrap_or_else(PoisonError::into_inner) = started;
                     Ok(synced)
                 }

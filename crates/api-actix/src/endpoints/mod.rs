@@ -7,6 +7,7 @@ mod admin_find_user;
 mod admin_list_sessions;
 mod admin_revoke_sessions;
 mod change_password;
+mod demo;
 mod fallback;
 mod health;
 mod jwks;
@@ -15,6 +16,7 @@ mod login;
 mod logout;
 mod logout_all;
 mod me;
+mod metrics;
 mod oauth_introspect;
 mod oauth_metadata;
 mod oauth_revoke;
@@ -22,6 +24,7 @@ mod oauth_token;
 mod refresh;
 mod register;
 mod revoke_session;
+mod verify;
 
 use std::str::FromStr;
 
@@ -31,6 +34,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::ApiError;
 
+pub(crate) use demo::configure as demo_pages;
 pub(crate) use fallback::unrouted;
 
 pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
@@ -41,6 +45,7 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(logout::logout)
         .service(logout_all::logout_all)
         .service(me::me)
+        .service(verify::verify)
         .service(list_sessions::list_sessions)
         .service(revoke_session::revoke_session)
         .service(change_password::change_password)
@@ -55,15 +60,36 @@ pub(crate) fn configure(config: &mut ServiceConfig<'_>) {
         .service(oauth_metadata::metadata)
         .service(jwks::jwks)
         .service(health::healthz)
-        .service(health::readyz);
+        .service(health::readyz)
+        .service(metrics::metrics);
 }
 
 /// Token responses must never be cached (RFC 6749 §5.1).
 fn token_response(grant: tessera_application::TokenGrant) -> HttpResponse {
-    HttpResponse::Ok()
+    uncached_tokens().json(crate::dto::TokenResponse::from(grant))
+}
+
+/// A token pair in cookie transport: the refresh token (and the access token, when
+/// configured) in cookies, the CSRF token in the body and its readable cookie.
+fn cookie_token_response(
+    grant: tessera_application::TokenGrant,
+    browser: &crate::BrowserSettings,
+    csrf_token: String,
+) -> HttpResponse {
+    let mut response = uncached_tokens();
+    browser.set_session_cookies(&mut response, &grant, &csrf_token);
+    let mut body = crate::dto::TokenResponse::from(grant);
+    body.refresh_token = None;
+    body.csrf_token = Some(csrf_token);
+    response.json(body)
+}
+
+fn uncached_tokens() -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(crate::dto::TokenResponse::from(grant))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
 }
 
 /// A 200 with a body about someone's sessions or account: no cache may keep it.

@@ -108,6 +108,7 @@ impl IntrospectionResponse {
         (status = 200, description = "Whether the token is active, and about it if it is", body = IntrospectionResponse),
         (status = 400, description = "`invalid_request`: `token` missing or repeated, body not form-encoded or over 64 KiB", body = OAuthErrorBody),
         (status = 401, description = "`invalid_client`: no, unknown or wrong client credentials (HTTP Basic)", body = OAuthErrorBody),
+        (status = 429, description = "`temporarily_unavailable`: too many requests from this address", body = OAuthErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 500, description = "`server_error`", body = OAuthErrorBody),
         (status = 503, description = "`temporarily_unavailable`: the database is down; try again", body = OAuthErrorBody),
     )

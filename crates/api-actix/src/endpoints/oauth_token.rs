@@ -62,6 +62,7 @@ pub(crate) struct OAuthTokenResponse {
     responses(
         (status = 200, description = "Tokens issued (`Cache-Control: no-store`)", body = OAuthTokenResponse),
         (status = 400, description = "`invalid_grant` (wrong credentials, a disabled user, every refusal of the refresh policy), `unsupported_grant_type`, `invalid_scope`, or `invalid_request` (missing or repeated parameter, body not form-encoded or over 64 KiB)", body = OAuthErrorBody),
+        (status = 429, description = "`temporarily_unavailable`: too many requests from this address, or too many failed logins for this username (password grant)", body = OAuthErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 500, description = "`server_error`", body = OAuthErrorBody),
         (status = 503, description = "`temporarily_unavailable`: the database is down", body = OAuthErrorBody),
     )

@@ -13,4 +13,5 @@ mod register;
 mod revocation;
 mod sessions;
 mod support;
+mod throttle;
 mod values;

@@ -247,3 +247,50 @@ fn only_asymmetric_keys_are_ever_published() {
 
     assert_eq!(published, ["ed-new", "ed-old"]);
 }
+
+#[tokio::test]
+async fn a_browser_logout_with_its_refresh_cookie_ends_the_session_as_a_plain_logout() {
+    let mut mocks = Mocks::new();
+    refresh_token_recognised(&mut mocks);
+    stored(&mut mocks, Some(record()));
+    hash_matches(&mut mocks, true);
+    revoked_for_logout(&mut mocks, SESSION_ID);
+    let (service, audit) = mocks.build();
+
+    service
+        .logout_with_refresh_token(PRESENTED, &client())
+        .await
+        .unwrap();
+
+    let event = audit.only();
+    assert_eq!(event.kind, AuthEventKind::Logout);
+    assert_eq!(event.session_id, Some(SESSION_ID));
+    // Not told apart from `/v1/auth/logout` with a bearer token: it is that logout.
+    assert_eq!(event.code, None);
+}
+
+#[tokio::test]
+async fn a_browser_logout_with_a_forged_or_garbage_cookie_ends_nothing() {
+    let mut mocks = Mocks::new();
+    refresh_token_recognised(&mut mocks);
+    stored(&mut mocks, Some(record()));
+    hash_matches(&mut mocks, false);
+    nothing_revoked(&mut mocks);
+    let (service, audit) = mocks.build();
+    service
+        .logout_with_refresh_token(PRESENTED, &client())
+        .await
+        .unwrap();
+    assert!(audit.events().is_empty());
+
+    let mut mocks = Mocks::new();
+    not_a_refresh_token(&mut mocks);
+    mocks.sessions.expect_find_refresh_token().never();
+    nothing_revoked(&mut mocks);
+    let (service, audit) = mocks.build();
+    service
+        .logout_with_refresh_token("not-a-token", &client())
+        .await
+        .unwrap();
+    assert!(audit.events().is_empty());
+}

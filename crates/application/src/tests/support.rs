@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::ports::{
     MockAccessTokenCodec, MockActivityStore, MockAuditSink, MockClock, MockIdGenerator,
     MockLegacyTokenVerifier, MockPasswordHasher, MockRefreshTokenCodec, MockRevocationList,
-    MockSessionRepository, MockUserRepository, RefreshTokenRecord,
+    MockSessionRepository, MockThrottleStore, MockUserRepository, RefreshTokenRecord,
 };
 use crate::{
     AccessClaims, AccessToken, AuthEvent, AuthEventKind, AuthService, Error, GrantSecrets,
@@ -280,6 +280,9 @@ pub struct Mocks {
     pub audit_fails: bool,
     /// A legacy-token verifier, when the test configures one.
     pub legacy: Option<MockLegacyTokenVerifier>,
+    /// Throttling with this store and `throttle_policy`, when the test turns it on.
+    pub throttle: Option<MockThrottleStore>,
+    pub throttle_policy: tessera_domain::ThrottlePolicy,
 }
 
 impl Mocks {
@@ -299,6 +302,8 @@ impl Mocks {
             options: ServiceOptions::default(),
             audit_fails: false,
             legacy: None,
+            throttle: None,
+            throttle_policy: tessera_domain::ThrottlePolicy::default(),
         }
     }
 
@@ -334,7 +339,13 @@ impl Mocks {
                 .legacy
                 .map(|legacy| Arc::new(legacy) as Arc<dyn crate::ports::LegacyTokenVerifier>),
         };
-        let service = AuthService::new(ports, self.policy, self.options);
+        let mut service = AuthService::new(ports, self.policy, self.options);
+        if let Some(store) = self.throttle {
+            service = service.with_throttling(crate::Throttling {
+                store: Arc::new(store),
+                policy: self.throttle_policy,
+            });
+        }
         (service, trail)
     }
 }
