@@ -82,8 +82,13 @@ impl Cluster {
             redis,
             _database: database,
         };
-        for _ in 0..count {
+        // The first node creates the signing key on the fresh database before the
+        // others start (see docs/deployment.md on a first start).
+        for node in 0..count {
             cluster.spawn_node();
+            if node == 0 {
+                cluster.wait_ready(0).await;
+            }
         }
         for node in 0..count {
             cluster.wait_ready(node).await;

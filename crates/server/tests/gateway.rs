@@ -209,7 +209,6 @@ async fn nginx_lets_a_valid_token_through_and_refuses_a_missing_an_expired_and_a
         return;
     };
     let environment = nodes_environment(&database, &redis);
-    let nodes: Vec<Node> = (0..3).map(|_| Node::spawn(&environment)).collect();
     let app = HttpServer::new(|| App::new().default_service(web::to(echo_identity)))
         .workers(1)
         .bind("127.0.0.1:0")
@@ -220,6 +219,13 @@ async fn nginx_lets_a_valid_token_through_and_refuses_a_missing_an_expired_and_a
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
+    // The first node on a fresh database creates the signing key; the others start
+    // after it, as a deployment's first node does (nodes started together on an empty
+    // database would each create a key and learn the others' only at the next reload —
+    // see docs/deployment.md).
+    let mut nodes = vec![Node::spawn(&environment)];
+    nodes[0].wait_ready(&client).await;
+    nodes.extend((1..3).map(|_| Node::spawn(&environment)));
     for node in &nodes {
         node.wait_ready(&client).await;
     }
