@@ -143,11 +143,16 @@ test('two tabs with the refresh timer on share each refresh and stay signed in',
 
   assert.deepEqual(results, [10, 10]);
   assert.deepEqual(refused, [], 'no call and no refresh was refused');
+  // The timers keep running while we read: a tab counts a refresh when its answer
+  // arrives, the wire when it leaves, so one refresh may be in flight in between.
+  const wireBefore = refreshes.count;
   const countA = Number(await a.textContent('#refresh-count'));
   const countB = Number(await b.textContent('#refresh-count'));
+  const wireAfter = refreshes.count;
   const sent = refreshes.since(mark).length;
   // Each refresh on the wire is made by exactly one of the tabs, the other adopts it.
-  assert.equal(countA + countB, refreshes.count, `tab A ${countA} + tab B ${countB} vs ${refreshes.count} on the wire`);
+  const counted = `tab A ${countA} + tab B ${countB} vs ${wireBefore}..${wireAfter} on the wire`;
+  assert.ok(countA + countB >= wireBefore - 1 && countA + countB <= wireAfter, counted);
   // About one refresh a second for both tabs together (expires_in 2, lead 1),
   // not one a second per tab.
   assert.ok(sent <= elapsed / 1000 + 2, `${sent} refreshes in ${elapsed} ms for two tabs`);
