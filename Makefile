@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help test check fmt clippy layering coverage build run clean bench
+.PHONY: help test check fmt clippy layering coverage build run clean bench fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -33,6 +33,10 @@ run: ## build and serve on the embedded SQLite default (./data), printing the UR
 
 bench: ## release build, Tessera on PostgreSQL under load, ceilings in the same run (docs/performance.md); BENCH_ARGS=--quick for a smoke run
 	@bash scripts/bench.sh $(BENCH_ARGS)
+
+fuzz: ## the cargo-fuzz targets (token parsing, request decoding), FUZZ_SECONDS each (default 60), on copies of the seeds (docs/security.md); FUZZ_TARGETS=name for one
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
 build: ## release build of the workspace
 	$(CARGO) build --workspace --release
