@@ -126,23 +126,28 @@ impl AuthService {
         &self,
         principal: &Principal,
     ) -> Result<(User, Option<Session>), Error> {
-        let session = match principal.session_id {
-            Some(id) => Some(
-                self.ports
-                    .sessions
-                    .find_session(id)
-                    .await?
-                    .filter(|session| session.is_live_at(self.ports.clock.now()))
-                    .ok_or(AccessDenial::SessionRevoked)?,
-            ),
-            None => None,
+        let Some(session_id) = principal.session_id else {
+            // A legacy token has no session.
+            let user = self
+                .ports
+                .users
+                .find_by_id(principal.user_id)
+                .await?
+                .ok_or(Error::NotFound("user"))?;
+            return Ok((user, None));
         };
-        let user = self
+        let (session, user) = self
             .ports
-            .users
-            .find_by_id(principal.user_id)
+            .sessions
+            .find_session_with_user(session_id)
             .await?
-            .ok_or(Error::NotFound("user"))?;
+            // A session of another user than the token names is as good as none.
+            .filter(|(session, _)| {
+                session.is_live_at(self.ports.clock.now()) && session.user_id == principal.user_id
+            })
+            .ok_or(AccessDenial::SessionRevoked)?;
+        let user = user.ok_or(Error::NotFound("user"))?;
+        let session = Some(session);
         Ok((user, session))
     }
 }

@@ -152,6 +152,16 @@ pub trait SessionRepository: Send + Sync {
     /// Only infrastructure errors.
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, Error>;
 
+    /// The session `id` with the user it belongs to (`None` inside when that user is
+    /// gone), in one read: the `me` endpoint's whole database work.
+    ///
+    /// # Errors
+    /// Only infrastructure errors.
+    async fn find_session_with_user(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<(Session, Option<User>)>, Error>;
+
     /// The user's sessions that are not revoked and not past their absolute end at
     /// `now`, most recent login first.
     ///

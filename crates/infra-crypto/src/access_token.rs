@@ -2,13 +2,14 @@
 //! of the configured algorithm and verified against every stored key, each pinned to
 //! its own algorithm, with `exp`/`nbf` checked against the caller's `now`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use tessera_application::ports::AccessTokenCodec;
 use tessera_application::{
     AccessClaims, AccessDenial, AccessToken, Error, PublicKeyParams, PublicSigningKey,
@@ -117,6 +118,11 @@ impl JwtAccessTokenCodec {
     /// # Errors
     /// As [`new`](Self::new); the current key set stays in place.
     pub fn reload(&self, keys: Vec<SigningKey>) -> Result<(), Error> {
+        // The periodic reload mostly finds the same keys: keep the set, and with it
+        // the tokens it has verified.
+        if self.key_set().identity == KeySet::identity_of(&keys) {
+            return Ok(());
+        }
         let key_set = Arc::new(KeySet::build(&keys, &self.settings)?);
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = key_set;
         Ok(())
@@ -137,6 +143,18 @@ impl JwtAccessTokenCodec {
         if token.len() > MAX_TOKEN_BYTES {
             return Err("too long");
         }
+        let key_set = self.key_set();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = key_set.verified.get(&digest) {
+            return Ok(claims);
+        }
+        let claims = Self::decode_with(&key_set, token)?;
+        key_set.verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    /// The whole verification: header, key, signature, `iss`, `aud`.
+    fn decode_with(key_set: &KeySet, token: &str) -> Result<PresentedClaims, &'static str> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed header")?;
         if !is_access_token_type(header.typ.as_deref()) {
             return Err("typ is not at+jwt");
@@ -144,7 +162,6 @@ impl JwtAccessTokenCodec {
         if header.crit.is_some() {
             return Err("critical header parameters are not supported");
         }
-        let key_set = self.key_set();
         let verifier = header
             .kid
             .as_deref()
@@ -162,7 +179,9 @@ impl JwtAccessTokenCodec {
     fn check_time(&self, claims: &PresentedClaims, now: Instant) -> Result<(), AccessDenial> {
         let leeway = self.settings.leeway;
         let expires_at = timestamp(claims.exp)?;
-        let not_before = timestamp(claims.nbf.unwrap_or(claims.iat))?;
+        // A token issued "in the future" is as premature as one not yet valid, whatever
+        // its `nbf` says (we write both equal).
+        let not_before = timestamp(claims.nbf.unwrap_or(claims.iat).max(claims.iat))?;
         let expired = expires_at
             .checked_add_signed(leeway)
             .is_none_or(|end| now >= end);
@@ -253,8 +272,15 @@ struct IssuedClaims<'a> {
 }
 
 /// What verification reads; `iss` and `aud` are checked by `jsonwebtoken`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct PresentedClaims {
+    /// Read only to refuse anything but one string (RFC 7519 §4.1.1):
+    /// `jsonwebtoken` also takes an array that merely contains the issuer.
+    #[expect(
+        dead_code,
+        reason = "its type is the check; the value is checked by jsonwebtoken"
+    )]
+    iss: String,
     sub: String,
     sid: String,
     jti: String,
@@ -286,6 +312,52 @@ impl PresentedClaims {
 struct KeySet {
     signer: Signer,
     verifiers: Vec<Verifier>,
+    /// What the set was built from, to tell whether a reload changes anything.
+    identity: Vec<(String, Option<Instant>)>,
+    verified: VerifiedTokens,
+}
+
+/// Most tokens remembered as verified; past it the memory starts over (a forgotten
+/// token costs one verification). About 200 bytes each: a few MiB at most.
+const MAX_VERIFIED_TOKENS: usize = 16_384;
+
+/// Tokens this key set has verified, by the SHA-256 of the whole token.
+///
+/// A client presents the same access token on every request for its whole life, and
+/// the signature check (Ed25519, ECDSA or RSA) costs more than everything else
+/// authentication does, so the forward-auth path (`/v1/auth/verify`) would spend most
+/// of its time proving the same thing again; Envoy's `jwt_authn` keeps such a cache
+/// for the same reason. Only what the signature proves is remembered: the clock
+/// (`exp`, `nbf`) is checked on every use, and revocation by the caller. The memory
+/// belongs to the key set, so a key that leaves the set takes every token it verified
+/// with it. Keyed by the whole token, not its signature: a known signature under an
+/// altered payload is a different token.
+struct VerifiedTokens {
+    entries: Mutex<HashMap<[u8; 32], PresentedClaims>>,
+}
+
+impl VerifiedTokens {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<PresentedClaims> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+            .cloned()
+    }
+
+    fn insert(&self, digest: [u8; 32], claims: PresentedClaims) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_VERIFIED_TOKENS {
+            entries.clear();
+        }
+        entries.insert(digest, claims);
+    }
 }
 
 struct Signer {
@@ -339,7 +411,20 @@ impl KeySet {
                 }
             }
         }
-        Ok(Self { signer, verifiers })
+        Ok(Self {
+            signer,
+            verifiers,
+            identity: Self::identity_of(keys),
+            verified: VerifiedTokens::new(),
+        })
+    }
+
+    /// A key's material never changes under its `kid`; which keys there are and
+    /// which are retired is all a reload can change.
+    fn identity_of(keys: &[SigningKey]) -> Vec<(String, Option<Instant>)> {
+        keys.iter()
+            .map(|key| (key.kid.clone(), key.retired_at))
+            .collect()
     }
 
     fn verifier(&self, kid: &str) -> Option<&Verifier> {

@@ -1,10 +1,12 @@
-//! Password hashing with Argon2id on tokio's blocking pool, behind a semaphore so a
-//! login flood waits its turn (then gets `Unavailable`) instead of starving the async
-//! workers; unknown accounts cost the same work as wrong passwords.
+//! Password hashing with Argon2id on a few dedicated, low-priority threads, behind a
+//! semaphore so a login flood waits its turn (then gets `Unavailable`) instead of
+//! starving the async workers or the other endpoints; unknown accounts cost the same
+//! work as wrong passwords.
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use argon2::password_hash::{self, PasswordHashString, PasswordHasher as _, PasswordVerifier as _};
@@ -15,7 +17,7 @@ use rand_core::{OsRng, RngCore};
 use tessera_application::Error;
 use tessera_application::ports::{PasswordCheck, PasswordHasher};
 use tessera_domain::{InvalidSetting, Password, PasswordHash};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 /// Argon2id cost parameters. `Default` is OWASP's recommendation (m = 19 MiB, t = 2,
 /// p = 1), which is also `argon2`'s default.
@@ -77,6 +79,7 @@ impl Default for PasswordHashingSettings {
 pub struct Argon2PasswordHasher {
     inner: Arc<Inner>,
     permits: Arc<Semaphore>,
+    workers: Arc<HashingThreads>,
     settings: PasswordHashingSettings,
 }
 
@@ -103,11 +106,12 @@ impl Argon2PasswordHasher {
         Ok(Self {
             inner: Arc::new(Inner { argon2, dummy }),
             permits: Arc::new(Semaphore::new(settings.max_concurrent)),
+            workers: Arc::new(HashingThreads::start(settings.max_concurrent)),
             settings,
         })
     }
 
-    /// Runs `work` on the blocking pool once a slot is free.
+    /// Runs `work` on a hashing thread once a slot is free.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Inner) -> T + Send + 'static,
@@ -122,13 +126,92 @@ impl Argon2PasswordHasher {
             }
         };
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        let (answer, answered) = oneshot::channel();
+        self.workers.submit(Box::new(move || {
             // Held until the hash is done, even if the caller has gone away.
             let _permit = permit;
-            work(&inner)
-        })
-        .await
-        .map_err(|error| Error::Unexpected(Box::new(error)))
+            // The caller may have gone away: nobody to tell then.
+            let _ = answer.send(work(&inner));
+        }))?;
+        answered
+            .await
+            .map_err(|_| Error::unexpected("a password hashing thread stopped"))
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that run Argon2, as many as hashes may run at once (the semaphore's
+/// permits), so a permit always finds a thread free.
+///
+/// Why not tokio's blocking pool: a hash there lands on whichever of up to 512
+/// threads is free, each with its own allocator arena, and every one of them ends up
+/// holding a freed 19 MiB buffer (measured: 1.4 GiB resident after a login load,
+/// docs/performance.md); a few long-lived threads reuse theirs. And the threads can
+/// run at a lower priority: under a login flood the CPU goes first to the requests
+/// that need little of it (`me`, `refresh`, `verify`), whose latency is what users
+/// feel, and the hashes take what is left.
+///
+/// Dropping the last hasher closes the queue, which ends the threads once they have
+/// finished what they hold.
+struct HashingThreads {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Nice value of the hashing threads (0 is normal, 19 the lowest priority): the
+/// scheduler's weight at 10 is about a tenth of normal's.
+const HASHING_NICENESS: i32 = 10;
+
+impl HashingThreads {
+    fn start(count: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..count {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("tessera-argon2-{index}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let next = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_poisoned) => return,
+                        };
+                        match next {
+                            // A panicking job drops its answer (its caller gets an
+                            // error); the thread lives on for the next one.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                            }
+                            Err(mpsc::RecvError) => return, // the hasher was dropped
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                // Fewer threads than permits still hash, just slower; none at all is
+                // reported on the first hash.
+                tracing::warn!(%error, "could not start a password hashing thread");
+            }
+        }
+        Self { jobs }
+    }
+
+    fn submit(&self, job: Job) -> Result<(), Error> {
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::unexpected("no password hashing thread is running"))
+    }
+}
+
+/// Linux keeps a nice value per thread; elsewhere the threads keep the normal
+/// priority.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS)
+    {
+        tracing::debug!(%error, "could not lower the priority of a password hashing thread");
     }
 }
 

@@ -2,6 +2,7 @@
 //! manager that opens and checks it.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::R2D2Connection;
@@ -134,6 +135,67 @@ pub(crate) fn with_connect_timeout(url: &str) -> String {
     format!("{url}{separator}connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
 }
 
+/// A connection the pool lends out, with what the pool must know beyond libpq's and
+/// SQLite's own state: when it last did work, and whether it was found dead.
+pub(crate) struct LiveConnection {
+    connection: AnyConnection,
+    last_used: Instant,
+    lost: bool,
+}
+
+/// Connections used this recently skip the liveness query at checkout (HikariCP's
+/// `aliveBypassWindowMs`, same value): under load a `SELECT 1` before every request
+/// would add a round trip to each of them, while a connection idle for longer is
+/// checked, so one broken by a database restart is replaced before it is used.
+const ALIVE_BYPASS_WINDOW: Duration = Duration::from_millis(500);
+
+impl LiveConnection {
+    fn new(connection: AnyConnection) -> Self {
+        Self {
+            connection,
+            last_used: Instant::now(),
+            lost: false,
+        }
+    }
+
+    /// Whether this connection can be handed to a caller: it did work a moment ago,
+    /// or it answers a ping now. One that does not is marked lost, so the pool closes
+    /// it when it comes back.
+    pub(crate) fn is_alive(&mut self) -> bool {
+        if self.last_used.elapsed() < ALIVE_BYPASS_WINDOW || self.connection.ping().is_ok() {
+            return true;
+        }
+        self.lost = true;
+        false
+    }
+
+    /// Records the end of a piece of work. Diesel does not notice a connection the
+    /// server closed (its `is_broken` looks at the transaction state only), so after
+    /// a failure that may mean "gone" one ping decides whether to keep it.
+    pub(crate) fn finished<T>(&mut self, outcome: &Result<T, tessera_application::Error>) {
+        if matches!(outcome, Err(tessera_application::Error::Unavailable(_)))
+            && self.connection.ping().is_err()
+        {
+            self.lost = true;
+        }
+        self.last_used = Instant::now();
+    }
+}
+
+impl std::ops::Deref for LiveConnection {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.connection
+    }
+}
+
+impl std::ops::DerefMut for LiveConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.connection
+    }
+}
+
 /// Opens connections for r2d2 and prepares each SQLite connection.
 #[derive(Debug)]
 pub(crate) struct ConnectionManager {
@@ -144,13 +206,8 @@ impl ConnectionManager {
     pub(crate) const fn new(target: Target) -> Self {
         Self { target }
     }
-}
 
-impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = AnyConnection;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    fn open(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
         match &self.target {
             Target::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgres)
@@ -166,13 +223,27 @@ impl r2d2::ManageConnection for ConnectionManager {
             }
         }
     }
+}
 
-    fn is_valid(&self, connection: &mut AnyConnection) -> Result<(), Self::Error> {
-        connection.ping().map_err(diesel::r2d2::Error::QueryError)
+/// The pool is built with `test_on_check_out(false)`: [`LiveConnection::is_alive`]
+/// decides at checkout instead.
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = LiveConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<LiveConnection, Self::Error> {
+        self.open().map(LiveConnection::new)
     }
 
-    fn has_broken(&self, connection: &mut AnyConnection) -> bool {
-        std::thread::panicking() || connection.is_broken()
+    fn is_valid(&self, connection: &mut LiveConnection) -> Result<(), Self::Error> {
+        connection
+            .connection
+            .ping()
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, connection: &mut LiveConnection) -> bool {
+        std::thread::panicking() || connection.lost || connection.connection.is_broken()
     }
 }
 

@@ -69,6 +69,7 @@ impl Database {
             .max_size(max_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(CHECKOUT_TIMEOUT)
+            .test_on_check_out(false)
             .error_handler(Box::new(LogConnectionErrors))
             .build_unchecked(ConnectionManager::new(target));
         Ok(Self { pool, backend })
@@ -137,8 +138,10 @@ impl Database {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                let mut connection = pool.get().map_err(pool_error)?;
-                work(&mut connection)
+                let mut connection = checkout(&pool)?;
+                let outcome = work(&mut connection);
+                connection.finished(&outcome);
+                outcome
             })
         })
         .await
@@ -148,9 +151,25 @@ impl Database {
     /// For callers without a runtime (test set-up).
     #[cfg(feature = "testing")]
     pub(crate) fn run_pending_migrations_blocking(&self) -> Result<Vec<String>, Error> {
-        let mut connection = self.pool.get().map_err(pool_error)?;
+        let mut connection = checkout(&self.pool)?;
         migrate(&mut connection)
     }
+}
+
+/// A live connection from the pool: one found dead at checkout is dropped (the pool
+/// closes it and opens another), up to once per slot of the pool.
+fn checkout(
+    pool: &r2d2::Pool<ConnectionManager>,
+) -> Result<r2d2::PooledConnection<ConnectionManager>, Error> {
+    for _ in 0..=pool.max_size() {
+        let mut connection = pool.get().map_err(pool_error)?;
+        if connection.is_alive() {
+            return Ok(connection);
+        }
+    }
+    Err(Error::Unavailable(
+        "every pooled database connection was found dead".into(),
+    ))
 }
 
 fn migrate(connection: &mut AnyConnection) -> Result<Vec<String>, Error> {
@@ -246,7 +265,7 @@ mod tests {
 
     fn revert_last_migration(database: &Database) -> String {
         let mut connection = database.pool.get().unwrap();
-        match &mut *connection {
+        match &mut **connection {
             AnyConnection::Postgres(inner) => inner
                 .revert_last_migration(POSTGRES_MIGRATIONS)
                 .map(|version| version.to_string()),
@@ -292,7 +311,7 @@ mod tests {
             "INSERT INTO auth_events (at, kind, user_id, code) \
              VALUES ('2025-03-01 12:00:00', 'logout', '{old_user}', NULL)"
         ))
-        .execute(&mut *connection)
+        .execute(&mut **connection)
         .unwrap();
         drop(connection);
 

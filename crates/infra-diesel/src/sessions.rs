@@ -225,6 +225,31 @@ impl SessionRepository for DieselSessionRepository {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(session = %id))]
+    async fn find_session_with_user(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<(Session, Option<User>)>, Error> {
+        self.database
+            .run(move |connection| {
+                let found = sessions::table
+                    .left_join(users::table)
+                    .filter(sessions::id.eq(id.to_string()))
+                    .select((SessionRow::as_select(), Option::<UserRow>::as_select()))
+                    .first::<(SessionRow, Option<UserRow>)>(connection)
+                    .optional()
+                    .map_err(|error| query_error(error, ENTITY))?;
+                let Some((session, user)) = found else {
+                    return Ok(None);
+                };
+                Ok(Some((
+                    Session::try_from(session)?,
+                    user.map(User::try_from).transpose()?,
+                )))
+            })
+            .await
+    }
+
     /// The user's sessions that are not revoked and not past their absolute end at
     /// `now`, most recent login first (the session list, SPEC §4).
     #[tracing::instrument(level = "debug", skip_all, fields(user = %user))]

@@ -191,20 +191,22 @@ async fn an_unreachable_activity_store_does_not_refuse_a_valid_token() {
     assert_eq!(principal.user_id, USER_ID);
 }
 
-fn user_found(mocks: &mut Mocks, user: Option<User>) {
+/// The one read of `current_user`: the session and the user it belongs to.
+fn session_with_user(mocks: &mut Mocks, found: Option<(Session, Option<User>)>) {
     mocks
-        .users
-        .expect_find_by_id()
-        .withf(|id| *id == USER_ID)
+        .sessions
+        .expect_find_session_with_user()
+        .withf(|id| *id == SESSION_ID)
         .times(1)
-        .return_once(move |_| Ok(user));
+        .return_once(move |_| Ok(found));
+    mocks.sessions.expect_find_session().never();
+    mocks.users.expect_find_by_id().never();
 }
 
 #[tokio::test]
 async fn current_user_returns_the_user_and_the_live_session() {
     let mut mocks = Mocks::new();
-    database_has(&mut mocks, Some(live_session()));
-    user_found(&mut mocks, Some(alice()));
+    session_with_user(&mut mocks, Some((live_session(), Some(alice()))));
     let (service, _audit) = mocks.build();
 
     let (user, session) = service.current_user(&principal()).await.unwrap();
@@ -218,8 +220,7 @@ async fn current_user_of_a_revoked_session_is_unauthorized() {
     let mut session = live_session();
     session.revoke(RevocationReason::Logout, now() - minutes(1));
     let mut mocks = Mocks::new();
-    database_has(&mut mocks, Some(session));
-    mocks.users.expect_find_by_id().never();
+    session_with_user(&mut mocks, Some((session, Some(alice()))));
     let (service, _audit) = mocks.build();
 
     let result = service.current_user(&principal()).await;
@@ -236,8 +237,28 @@ async fn current_user_of_a_revoked_session_is_unauthorized() {
 #[tokio::test]
 async fn current_user_of_a_missing_session_is_unauthorized() {
     let mut mocks = Mocks::new();
-    database_has(&mut mocks, None);
-    mocks.users.expect_find_by_id().never();
+    session_with_user(&mut mocks, None);
+    let (service, _audit) = mocks.build();
+
+    let result = service.current_user(&principal()).await;
+
+    assert!(
+        matches!(
+            result,
+            Err(Error::Unauthorized(AccessDenial::SessionRevoked))
+        ),
+        "{result:?}"
+    );
+}
+
+/// A token naming one user and the session of another is not honoured: the answer is
+/// the same as for a session that does not exist.
+#[tokio::test]
+async fn current_user_of_another_users_session_is_unauthorized() {
+    let mut session = live_session();
+    session.user_id = "0195a0b4-6c1e-7000-8000-0000000000ff".parse().unwrap();
+    let mut mocks = Mocks::new();
+    session_with_user(&mut mocks, Some((session, Some(alice()))));
     let (service, _audit) = mocks.build();
 
     let result = service.current_user(&principal()).await;
@@ -254,8 +275,7 @@ async fn current_user_of_a_missing_session_is_unauthorized() {
 #[tokio::test]
 async fn current_user_of_a_deleted_user_is_not_found() {
     let mut mocks = Mocks::new();
-    database_has(&mut mocks, Some(live_session()));
-    user_found(&mut mocks, None);
+    session_with_user(&mut mocks, Some((live_session(), None)));
     let (service, _audit) = mocks.build();
 
     let result = service.current_user(&principal()).await;
@@ -421,6 +441,7 @@ mod legacy_tokens {
             .times(1)
             .returning(|_| Ok(Some(super::super::support::alice())));
         mocks.sessions.expect_find_session().never();
+        mocks.sessions.expect_find_session_with_user().never();
         let (service, _) = mocks.build();
         let principal = crate::Principal {
             session_id: None,

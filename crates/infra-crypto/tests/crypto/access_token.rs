@@ -515,6 +515,43 @@ fn reload_lets_a_running_codec_verify_a_new_key() {
     );
 }
 
+/// The codec remembers tokens it has verified; what it remembers never outlives the
+/// clock checks or the key that signed them.
+#[test]
+fn a_remembered_token_still_expires_and_leaves_with_its_key() {
+    let old = key(SigningAlgorithm::EdDsa);
+    let new = key(SigningAlgorithm::EdDsa);
+    let running = codec(vec![old.clone()]);
+    let token = running.issue(&claims()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(running.verify(token.expose(), at_now()), Ok(claims()));
+    }
+    assert_eq!(
+        running.verify(token.expose(), at(EXP + 30)),
+        Err(AccessDenial::Expired),
+        "past exp + leeway, remembered or not"
+    );
+    assert_eq!(
+        running.verify(token.expose(), at(IAT - 31)),
+        Err(AccessDenial::Expired),
+        "before nbf - leeway, remembered or not"
+    );
+    // A reload with the same keys keeps them; one without the old key drops its tokens.
+    running.reload(vec![old.clone()]).unwrap();
+    assert_eq!(running.verify(token.expose(), at_now()), Ok(claims()));
+    running.reload(vec![new]).unwrap();
+    assert_eq!(
+        running.verify(token.expose(), at_now()),
+        Err(AccessDenial::Invalid)
+    );
+    // One altered byte of a remembered token is another token.
+    let mut altered = token.expose().to_owned();
+    altered.push('A');
+    let fresh = codec(vec![old]);
+    assert_eq!(fresh.verify(token.expose(), at_now()), Ok(claims()));
+    assert_eq!(fresh.verify(&altered, at_now()), Err(AccessDenial::Invalid));
+}
+
 #[test]
 fn hs256_mode_issues_and_verifies() {
     let key = key(SigningAlgorithm::Hs256);

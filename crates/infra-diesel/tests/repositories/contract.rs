@@ -180,6 +180,29 @@ pub async fn a_created_session_is_found_as_written(database: &Database) {
             .unwrap()
             .is_none()
     );
+
+    // The joined read of `me`: the same session, with its user.
+    let (joined, owner) = repos
+        .sessions
+        .find_session_with_user(session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(joined, stored);
+    let owner = owner.unwrap();
+    assert_eq!(owner.id, session.user_id);
+    assert_eq!(
+        Some(owner),
+        repos.users.find_by_id(session.user_id).await.unwrap()
+    );
+    assert!(
+        repos
+            .sessions
+            .find_session_with_user(missing.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 fn session_of_nobody() -> Session {
