@@ -195,6 +195,13 @@ async fn an_unknown_route_is_a_problem_404(backend: Backend) {
     app.post_json("/v1/auth/refresh/extra", &json!({}))
         .await
         .assert_problem(404, "not_found");
+    // An empty segment where a route takes an id is no route at all (not a 405 whose
+    // `Allow` names the very method used).
+    for path in ["/v1/auth/sessions/", "/v1/admin/users//sessions"] {
+        app.send(app.client.delete(app.url(path)))
+            .await
+            .assert_problem(404, "not_found");
+    }
 }
 
 /// RFC 9110 §15.5.6: the resource exists, the method does not; say which do, in

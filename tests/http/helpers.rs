@@ -314,19 +314,37 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Sends `request` and reads the whole answer.
+    /// Sends `request`, reads the whole answer and checks it against the OpenAPI
+    /// document (`contract.rs`): every answer a test gets must be documented.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the request reached the app");
+        // Built first to know what was asked; the builder's own client, which may not
+        // be `self.client`, sends it.
+        let (client, request) = request.build_split();
+        let request = request.expect("a well-formed request");
+        let method = request.method().clone();
+        let path = request.url().path().to_owned();
+        let response = client
+            .execute(request)
+            .await
+            .expect("the request reached the app");
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.expect("a readable body");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
+        let reply = Reply {
             status,
             headers,
             text,
             json,
-        }
+        };
+        crate::contract::check(
+            method.as_str(),
+            &path,
+            status.as_u16(),
+            reply.header("content-type").unwrap_or_default(),
+            &reply.text,
+        );
+        reply
     }
 
     pub async fn get(&self, path: &str) -> Reply {

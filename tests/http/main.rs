@@ -34,9 +34,11 @@ macro_rules! on_both_backends {
 }
 
 mod access_tokens;
+mod attacks;
 mod bad_input;
 mod browser_transport;
 mod client_binding;
+mod contract;
 mod database_outage;
 mod docs_and_health;
 mod helpers;

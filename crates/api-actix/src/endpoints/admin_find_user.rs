@@ -64,6 +64,7 @@ impl From<&User> for AdminUserView {
         (status = 401, description = "`unauthorized` or `session_revoked`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller lacks the `admin` role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No user with this e-mail", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

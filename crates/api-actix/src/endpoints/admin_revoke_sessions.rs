@@ -15,8 +15,9 @@ use crate::{ApiError, Authenticated};
     responses(
         (status = 200, description = "Sessions revoked; how many", body = Revoked),
         (status = 401, description = "`unauthorized` or `session_revoked`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller lacks the `admin` role", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: the caller lacks the `admin` role; or `csrf_failed`: authenticated by the access cookie, without the matching `X-CSRF-Token` or from a foreign origin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

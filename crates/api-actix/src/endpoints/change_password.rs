@@ -47,9 +47,11 @@ impl ChangePasswordRequest {
         (status = 204, description = "Password changed, other sessions revoked"),
         (status = 400, description = "Malformed request or a new password outside the policy", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials` (wrong current password), `unauthorized` or `session_revoked`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_failed`: authenticated by the access cookie, without the matching `X-CSRF-Token` or from a foreign origin", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many requests from this address", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -43,7 +43,14 @@ fn matches(template: &[String], path: &str) -> bool {
         && template
             .iter()
             .zip(segments)
-            .all(|(expected, actual)| expected.starts_with('{') || expected == actual)
+            // actix's `{id}` takes one or more characters: an empty segment is no match.
+            .all(|(expected, actual)| {
+                if expected.starts_with('{') {
+                    !actual.is_empty()
+                } else {
+                    expected == actual
+                }
+            })
 }
 
 pub(crate) async fn unrouted(request: HttpRequest) -> HttpResponse {

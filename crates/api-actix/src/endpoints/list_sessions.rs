@@ -15,6 +15,7 @@ use crate::{ApiError, Authenticated};
     responses(
         (status = 200, description = "Active sessions", body = SessionList),
         (status = 401, description = "`unauthorized` or `session_revoked`", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -21,7 +21,9 @@ use crate::{ApiError, Authenticated, BrowserSettings};
     responses(
         (status = 204, description = "Session revoked"),
         (status = 401, description = "`unauthorized` or `session_revoked`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_failed`: the refresh cookie without the matching `X-CSRF-Token`, or from a foreign origin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_failed`: the refresh or access cookie without the matching `X-CSRF-Token`, or from a foreign origin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: a legacy access token, which belongs to no session", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -23,6 +23,8 @@ pub(crate) struct MeResponse {
     responses(
         (status = 200, description = "The caller", body = MeResponse),
         (status = 401, description = "`unauthorized` or `session_revoked`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: the user was deleted while the session lived", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -28,6 +28,8 @@ pub(crate) const AUTH_ROLES: HeaderName = HeaderName::from_static("x-auth-roles"
                 ("X-Auth-Roles" = String, description = "Roles, comma-separated"),
             )),
         (status = 401, description = "`unauthorized` (missing, malformed or expired token) or `session_revoked`", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "`internal_error`: an unexpected error (logged, never shown)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable, when it is needed: for a legacy token's user, or for a session while the revocation list is down", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/v1/auth/verify")]

@@ -6,6 +6,7 @@
 mod access_token;
 mod password;
 mod public_keys;
+mod random_tokens;
 mod refresh_token;
 mod secrets_in_debug;
 mod signing_key;
