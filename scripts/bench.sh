@@ -18,7 +18,10 @@ pg_port=${BENCH_PG_PORT:-5432}
 pg_user=${BENCH_PG_USER:-postgres}
 database="tessera_bench_$$"
 admin_url="postgres://${pg_user}@${pg_host}:${pg_port}/postgres"
-database_url="postgres://${pg_user}@${pg_host}:${pg_port}/${database}"
+# No TLS on loopback, for the server and for pgbench alike: libpq's default
+# (`sslmode=prefer`) encrypts whenever the server offers it, as Debian's does, which
+# cost `me` about a fifth of its throughput here (docs/performance.md).
+database_url="postgres://${pg_user}@${pg_host}:${pg_port}/${database}?sslmode=disable"
 out=target/bench
 psql=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
 pgbench=$(command -v pgbench || echo /usr/lib/postgresql/15/bin/pgbench)
@@ -88,7 +91,7 @@ ceiling=$(head -n1 "$out/ceiling.addr")
     --pgbench "$pgbench" \
     --out "$out" \
     --run-date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-    --server-settings "\`tessera serve\` (release build), defaults except TESSERA_LOG_FORMAT=json, RUST_LOG=warn; database pool ${pool_size} connections; actix-web workers: default (one per CPU); EdDSA access tokens; ${pg_settings}, on loopback" \
+    --server-settings "\`tessera serve\` (release build), defaults except TESSERA_LOG_FORMAT=json, RUST_LOG=warn; database pool ${pool_size} connections; actix-web workers: default (one per CPU); EdDSA access tokens; ${pg_settings}, on loopback without TLS" \
     "$@"
 
 echo "bench: done in $((SECONDS - started)) s; report in ${out}/report.md" >&2

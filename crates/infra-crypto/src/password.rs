@@ -9,7 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use argon2::password_hash::{self, PasswordHashString, PasswordHasher as _, PasswordVerifier as _};
+use argon2::password_hash::{self, PasswordHashString, PasswordHasher as _};
 use argon2::password_hash::{PasswordHash as PhcHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
@@ -147,7 +147,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Why not tokio's blocking pool: a hash there lands on whichever of up to 512
 /// threads is free, each with its own allocator arena, and every one of them ends up
 /// holding a freed 19 MiB buffer (measured: 1.4 GiB resident after a login load,
-/// docs/performance.md); a few long-lived threads reuse theirs. And the threads can
+/// docs/performance.md); here at most one working memory per thread is kept
+/// (`ARGON2_MEMORY`), and given back when idle. And the threads can
 /// run at a lower priority: under a login flood the CPU goes first to the requests
 /// that need little of it (`me`, `refresh`, `verify`), whose latency is what users
 /// feel, and the hashes take what is left.
@@ -175,16 +176,18 @@ impl HashingThreads {
                     loop {
                         // The lock is held only while waiting for the next job.
                         let next = match queue.lock() {
-                            Ok(queue) => queue.recv(),
+                            Ok(queue) => queue.recv_timeout(IDLE_MEMORY_RELEASE),
                             Err(_poisoned) => return,
                         };
                         match next {
+                            Err(mpsc::RecvTimeoutError::Timeout) => release_argon2_memory(),
                             // A panicking job drops its answer (its caller gets an
                             // error); the thread lives on for the next one.
                             Ok(job) => {
                                 let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
                             }
-                            Err(mpsc::RecvError) => return, // the hasher was dropped
+                            // The hasher was dropped.
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 });
@@ -271,7 +274,7 @@ impl Inner {
                 return PasswordCheck::Mismatch;
             }
         };
-        match self.argon2.verify_password(password, &parsed) {
+        match verify_reusing_memory(password, &parsed) {
             Ok(()) if self.is_current(&parsed) => PasswordCheck::Match,
             Ok(()) => PasswordCheck::MatchNeedsRehash,
             Err(password_hash::Error::Password) => PasswordCheck::Mismatch,
@@ -285,9 +288,7 @@ impl Inner {
     /// The work of a real check, for a result that is thrown away.
     fn spend_equal_work(&self, password: &[u8]) {
         // The dummy's password is 32 random bytes nobody knows: the outcome is moot.
-        let _ = self
-            .argon2
-            .verify_password(password, &self.dummy.password_hash());
+        let _ = verify_reusing_memory(password, &self.dummy.password_hash());
     }
 
     /// Whether `parsed` was made with exactly the configured algorithm, version and
@@ -310,6 +311,69 @@ impl Inner {
             && params.t_cost() == configured.t_cost()
             && params.p_cost() == configured.p_cost()
             && output_len(&params) == output_len(configured)
+    }
+}
+
+/// Argon2 working memories (19 MiB each with the default parameters) kept between
+/// hashes, at most one per hash running at once: allocating one per hash cost a page
+/// fault per 4 KiB and its zeroing — a quarter of a login's CPU (docs/performance.md).
+/// The hashing threads empty it after [`IDLE_MEMORY_RELEASE`] without work.
+static ARGON2_MEMORY: Mutex<Vec<Vec<argon2::Block>>> = Mutex::new(Vec::new());
+
+/// How long idle working memory is kept.
+const IDLE_MEMORY_RELEASE: Duration = Duration::from_secs(10);
+
+fn release_argon2_memory() {
+    ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
+}
+
+/// Runs `work` with a working memory of at least `blocks` blocks, taken from the pool
+/// and put back after.
+fn with_argon2_memory<T>(blocks: usize, work: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+    let pool = || {
+        ARGON2_MEMORY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut memory = pool().pop().unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let result = work(&mut memory[..blocks]);
+    pool().push(memory);
+    result
+}
+
+/// What `PasswordVerifier::verify_password` does — recompute the output with the
+/// stored algorithm, version, parameters and salt, and compare in constant time
+/// (`Output`'s `==`) — in this thread's reusable memory instead of a fresh allocation.
+fn verify_reusing_memory(
+    password: &[u8],
+    parsed: &PhcHash<'_>,
+) -> Result<(), password_hash::Error> {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(password_hash::Error::Password);
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm)?;
+    let version = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)?;
+    let params = Params::try_from(parsed)?;
+    let mut salt_buffer = [0_u8; password_hash::Salt::MAX_LENGTH];
+    let salt = salt.decode_b64(&mut salt_buffer)?;
+    let mut output = vec![0_u8; expected.len()];
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    with_argon2_memory(blocks, |memory| {
+        argon2.hash_password_into_with_memory(password, salt, &mut output, memory)
+    })?;
+    if password_hash::Output::new(&output)? == *expected {
+        Ok(())
+    } else {
+        Err(password_hash::Error::Password)
     }
 }
 
