@@ -14,6 +14,7 @@ use tessera_domain::{
 use crate::Database;
 use crate::connection::{AnyConnection, write_transaction};
 use crate::error::{BadStoredValue, query_error};
+use crate::prepared::{SlideSession, SpendParent};
 use crate::rows::{RefreshTokenRow, SessionRow, UserRow, to_db_time};
 use crate::schema::{refresh_tokens, sessions, users};
 
@@ -65,31 +66,24 @@ fn rotate_in_transaction(
 ) -> Result<(), RotationAbort> {
     let now = to_db_time(rotation.now);
     let session_id = rotation.session_id.to_string();
-    let live_session = sessions::table
-        .select(sessions::id)
-        .filter(sessions::id.eq(&session_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::absolute_expires_at.gt(now));
-    let spent = diesel::update(refresh_tokens::table)
-        .filter(refresh_tokens::id.eq(rotation.parent.to_string()))
-        .filter(refresh_tokens::used_at.is_null())
-        .filter(refresh_tokens::session_id.eq_any(live_session))
-        .set((
-            refresh_tokens::used_at.eq(now),
-            refresh_tokens::sealed_successor.eq(rotation.sealed_successor.as_bytes()),
-        ))
-        .execute(connection)?;
+    let spent = SpendParent {
+        now,
+        sealed_successor: rotation.sealed_successor.as_bytes().to_vec(),
+        parent: rotation.parent.to_string(),
+        session: session_id.clone(),
+    }
+    .execute(connection)?;
     if spent != 1 {
         return Err(RotationAbort::Lost);
     }
     diesel::insert_into(refresh_tokens::table)
         .values(successor)
         .execute(connection)?;
-    let slid = diesel::update(sessions::table)
-        .filter(sessions::id.eq(&session_id))
-        .filter(sessions::revoked_at.is_null())
-        .set(sessions::last_refreshed_at.eq(now))
-        .execute(connection)?;
+    let slid = SlideSession {
+        now,
+        session: session_id,
+    }
+    .execute(connection)?;
     if slid != 1 {
         return Err(RotationAbort::Lost);
     }
