@@ -188,6 +188,24 @@ impl BrowserSettings {
     }
 
     /// Tells the browser to drop every session cookie.
+    /// The answer to a request that tried to end or continue a session, with the
+    /// session's cookies dropped when that session is over: ended now (2xx) or refused
+    /// as already ended (401). Any other failure (429, 5xx) keeps them: the session
+    /// may well be alive.
+    pub(crate) fn clear_if_session_over(
+        &self,
+        request: &HttpRequest,
+        response: HttpResponse,
+    ) -> HttpResponse {
+        let status = response.status();
+        let over = status.is_success() || status == actix_web::http::StatusCode::UNAUTHORIZED;
+        if over && self.has_session_cookies(request) {
+            self.clear_session_cookies(response)
+        } else {
+            response
+        }
+    }
+
     pub(crate) fn clear_session_cookies(&self, mut response: HttpResponse) -> HttpResponse {
         let names = self.names();
         for (name, path) in [

@@ -115,12 +115,20 @@ fn bearer_token(request: &HttpRequest) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("an access token is required"))?
         .to_str()
         .map_err(|_| refuse())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(refuse)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || !looks_like_jwt(token) {
+    let token = bearer_credentials(value).ok_or_else(refuse)?;
+    if !looks_like_jwt(token) {
         return Err(refuse());
     }
     Ok(token.to_owned())
+}
+
+/// The credentials of an `Authorization: Bearer …` value (RFC 9110 §11.1: the scheme
+/// in any case; RFC 6750: one or more spaces after it).
+pub(crate) fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
 }
 
 fn looks_like_jwt(token: &str) -> bool {

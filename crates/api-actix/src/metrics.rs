@@ -148,7 +148,7 @@ impl Metrics {
         };
         authorization
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(crate::extract::bearer_credentials)
             .is_some_and(|presented| bool::from(presented.as_bytes().ct_eq(token.as_bytes())))
     }
 

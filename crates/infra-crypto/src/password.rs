@@ -349,7 +349,8 @@ fn with_argon2_memory<T>(blocks: usize, work: impl FnOnce(&mut [argon2::Block]) 
 
 /// What `PasswordVerifier::verify_password` does — recompute the output with the
 /// stored algorithm, version, parameters and salt, and compare in constant time
-/// (`Output`'s `==`) — in this thread's reusable memory instead of a fresh allocation.
+/// (`Output`'s `==`) — in a working memory from [`ARGON2_MEMORY`] instead of a fresh
+/// allocation.
 fn verify_reusing_memory(
     password: &[u8],
     parsed: &PhcHash<'_>,

@@ -158,17 +158,6 @@ impl LiveConnection {
         }
     }
 
-    /// Whether this connection can be handed to a caller: it did work a moment ago,
-    /// or it answers a ping now. One that does not is marked lost, so the pool closes
-    /// it when it comes back.
-    pub(crate) fn is_alive(&mut self) -> bool {
-        if self.last_used.elapsed() < ALIVE_BYPASS_WINDOW || self.connection.ping().is_ok() {
-            return true;
-        }
-        self.lost = true;
-        false
-    }
-
     /// Records the end of a piece of work. Diesel does not notice a connection the
     /// server closed (its `is_broken` looks at the transaction state only), so after
     /// a failure that may mean "gone" one ping decides whether to keep it.
@@ -225,8 +214,6 @@ impl ConnectionManager {
     }
 }
 
-/// The pool is built with `test_on_check_out(false)`: [`LiveConnection::is_alive`]
-/// decides at checkout instead.
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = LiveConnection;
     type Error = diesel::r2d2::Error;
@@ -235,7 +222,11 @@ impl r2d2::ManageConnection for ConnectionManager {
         self.open().map(LiveConnection::new)
     }
 
+    /// r2d2 asks at every checkout; one that fails is closed and another tried.
     fn is_valid(&self, connection: &mut LiveConnection) -> Result<(), Self::Error> {
+        if connection.last_used.elapsed() < ALIVE_BYPASS_WINDOW {
+            return Ok(());
+        }
         connection
             .connection
             .ping()

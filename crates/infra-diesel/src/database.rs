@@ -69,7 +69,6 @@ impl Database {
             .max_size(max_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(CHECKOUT_TIMEOUT)
-            .test_on_check_out(false)
             .error_handler(Box::new(LogConnectionErrors))
             .build_unchecked(ConnectionManager::new(target));
         Ok(Self { pool, backend })
@@ -138,7 +137,7 @@ impl Database {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                let mut connection = checkout(&pool)?;
+                let mut connection = pool.get().map_err(pool_error)?;
                 let outcome = work(&mut connection);
                 connection.finished(&outcome);
                 outcome
@@ -151,25 +150,9 @@ impl Database {
     /// For callers without a runtime (test set-up).
     #[cfg(feature = "testing")]
     pub(crate) fn run_pending_migrations_blocking(&self) -> Result<Vec<String>, Error> {
-        let mut connection = checkout(&self.pool)?;
+        let mut connection = self.pool.get().map_err(pool_error)?;
         migrate(&mut connection)
     }
-}
-
-/// A live connection from the pool: one found dead at checkout is dropped (the pool
-/// closes it and opens another), up to once per slot of the pool.
-fn checkout(
-    pool: &r2d2::Pool<ConnectionManager>,
-) -> Result<r2d2::PooledConnection<ConnectionManager>, Error> {
-    for _ in 0..=pool.max_size() {
-        let mut connection = pool.get().map_err(pool_error)?;
-        if connection.is_alive() {
-            return Ok(connection);
-        }
-    }
-    Err(Error::Unavailable(
-        "every pooled database connection was found dead".into(),
-    ))
 }
 
 fn migrate(connection: &mut AnyConnection) -> Result<Vec<String>, Error> {

@@ -237,7 +237,10 @@ impl Sources {
         match self.required(name)?.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(InvalidSetting::new(name, "must be true or false")),
+            _ => Err(InvalidSetting::new(
+                name,
+                "must be true or false (or on/off)",
+            )),
         }
     }
 
@@ -261,11 +264,7 @@ impl Sources {
             login_backoff_max: self.duration("login_backoff_max")?,
             login_backoff_window: self.duration("login_backoff_window")?,
         })?;
-        match self.required("rate_limit")?.to_ascii_lowercase().as_str() {
-            "on" => Ok(Some(policy)),
-            "off" => Ok(None),
-            _ => Err(InvalidSetting::new("rate_limit", "must be on or off")),
-        }
+        Ok(self.boolean("rate_limit")?.then_some(policy))
     }
 
     /// `introspection_clients`: comma-separated `client_id:<Argon2id PHC hash>`.
@@ -413,11 +412,7 @@ impl Sources {
         Ok(Settings {
             redis,
             introspection_clients,
-            metrics: match self.required("metrics")? {
-                "on" => true,
-                "off" => false,
-                _ => return Err(InvalidSetting::new("metrics", "must be on or off")),
-            },
+            metrics: self.boolean("metrics")?,
             metrics_token: self.metrics_token()?,
             cookie_secure: self.boolean("cookie_secure")?,
             allowed_origins: self.allowed_origins()?,

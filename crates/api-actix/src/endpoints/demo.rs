@@ -43,8 +43,7 @@ fn page(content_type: ContentType, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        // `nosniff` and `X-Frame-Options` come from the middleware, as on every answer.
         .insert_header((header::REFERRER_POLICY, "same-origin"))
         // Always revalidated: a new binary serves a new client at once.
         .insert_header((header::CACHE_CONTROL, "no-cache"))

@@ -55,13 +55,5 @@ pub(crate) async fn logout(
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(error) => error.error_response(),
     };
-    // Cookies of a session that is over (logged out now, or refused as already ended)
-    // are dropped; a 5xx keeps them, the session may well be alive.
-    let over = response.status().is_success()
-        || response.status() == actix_web::http::StatusCode::UNAUTHORIZED;
-    Ok(if over && browser.has_session_cookies(&request) {
-        browser.clear_session_cookies(response)
-    } else {
-        response
-    })
+    Ok(browser.clear_if_session_over(&request, response))
 }

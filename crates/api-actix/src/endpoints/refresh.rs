@@ -60,12 +60,10 @@ pub(crate) async fn refresh(
         .refresh_cookie(&request)
         .ok_or(Error::Refused(RefreshRefusal::TokenInvalid))?;
     let csrf_token = browser.check_state_change(&request)?;
-    match service.refresh(&token, &client.0).await {
-        Ok(grant) => Ok(super::cookie_token_response(grant, &browser, csrf_token)),
-        Err(refused @ Error::Refused(_)) => {
-            let response = ApiError::from(refused).error_response();
-            Ok(browser.clear_session_cookies(response))
+    Ok(match service.refresh(&token, &client.0).await {
+        Ok(grant) => super::cookie_token_response(grant, &browser, csrf_token),
+        Err(error) => {
+            browser.clear_if_session_over(&request, ApiError::from(error).error_response())
         }
-        Err(other) => Err(other.into()),
-    }
+    })
 }

@@ -10,21 +10,10 @@ use tessera_application::Error;
 use tessera_application::ports::ActivityStore;
 use tessera_domain::{Instant, SessionId, TimeDelta};
 
-use super::{RedisConnection, instant, millis, positive_millis, script};
+use super::{RedisConnection, instant, keep_latest, millis, positive_millis};
 
 /// Sweep the local map once it has grown by this many since the last sweep.
 const SWEEP_EVERY: usize = 1024;
-
-/// Writes `ARGV[1]` (milliseconds) unless the record holds a later instant already
-/// (another node wrote a newer one), and lets it expire after `ARGV[2]` ms.
-const KEEP_LATEST: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-";
 
 /// The instants this node last wrote, per session.
 #[derive(Debug, Default)]
@@ -65,7 +54,7 @@ impl RedisActivityStore {
             write_interval,
             idle_timeout,
             written: Mutex::default(),
-            keep_latest: script(KEEP_LATEST),
+            keep_latest: keep_latest(),
         }
     }
 
@@ -118,6 +107,7 @@ impl ActivityStore for RedisActivityStore {
         invocation
             .key(&key)
             .arg(millis(at))
+            .arg("PX")
             .arg(positive_millis(self.idle_timeout));
         let written: Result<i64, Error> = self.connection.invoke(&invocation).await;
         if let Err(error) = written {

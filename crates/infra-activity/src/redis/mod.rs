@@ -234,9 +234,21 @@ fn is_outage(error: &RedisError) -> bool {
     )
 }
 
-/// A Lua script, compiled once per process.
-pub(crate) fn script(source: &'static str) -> Script {
-    Script::new(source)
+/// Writes `ARGV[1]` (an instant in ms) unless the key holds a later one already
+/// (another node, or an earlier call, wrote a newer one), with the expiry `ARGV[2]`
+/// (`PX` or `PXAT`) set to `ARGV[3]`: activity and revocations both only move forward.
+const KEEP_LATEST: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+return 1
+";
+
+/// The script of [`KEEP_LATEST`].
+pub(crate) fn keep_latest() -> Script {
+    Script::new(KEEP_LATEST)
 }
 
 /// `/readyz`'s view of Redis: not essential, because every use of it has a fallback,

@@ -13,18 +13,7 @@ use tessera_application::Error;
 use tessera_application::ports::RevocationList;
 use tessera_domain::{Instant, SessionId};
 
-use super::{RedisConnection, millis, script};
-
-/// Stores `ARGV[1]` (the deadline in ms) unless a later deadline is stored, expiring
-/// at that deadline: revoking again never shortens it.
-const KEEP_LATEST_DEADLINE: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
-return 1
-";
+use super::{RedisConnection, keep_latest, millis};
 
 /// Revoked sessions in Redis, each key expiring at its deadline (`PXAT`; the nodes'
 /// and Redis's clocks are assumed NTP-synchronised, the clock leeway covers the rest).
@@ -45,7 +34,7 @@ impl RedisRevocationList {
     pub fn new(connection: RedisConnection) -> Self {
         Self {
             connection,
-            keep_latest: script(KEEP_LATEST_DEADLINE),
+            keep_latest: keep_latest(),
         }
     }
 
@@ -88,7 +77,12 @@ impl RevocationList for RedisRevocationList {
     async fn insert(&self, session: SessionId, until: Instant) -> Result<(), Error> {
         let key = self.key(session);
         let mut invocation = self.keep_latest.prepare_invoke();
-        invocation.key(&key).arg(millis(until));
+        // Revoking again never shortens it; the key expires at the deadline itself.
+        invocation
+            .key(&key)
+            .arg(millis(until))
+            .arg("PXAT")
+            .arg(millis(until));
         let _: i64 = self.connection.invoke(&invocation).await?;
         Ok(())
     }

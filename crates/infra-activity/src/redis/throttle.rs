@@ -8,7 +8,7 @@ use tessera_application::Error;
 use tessera_application::ports::{ThrottleRecord, ThrottleStore};
 use tessera_domain::{BucketState, FailedLogins, Instant};
 
-use super::{RedisConnection, millis, script};
+use super::{RedisConnection, millis};
 
 /// `KEYS[1]` the record; `ARGV[1]` the expected state (`''`: none), `ARGV[2]` the new
 /// record, `ARGV[3]` its time to live in ms (`<= 0`: it is expired already, so the key
@@ -52,7 +52,7 @@ impl RedisThrottleStore {
     pub fn new(connection: RedisConnection) -> Self {
         Self {
             connection,
-            compare_and_swap: script(COMPARE_AND_SWAP),
+            compare_and_swap: Script::new(COMPARE_AND_SWAP),
         }
     }
 
