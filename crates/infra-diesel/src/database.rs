@@ -1,5 +1,6 @@
 //! The connection pool every repository shares, with migrations and readiness.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::migration::MigrationVersion;
@@ -11,6 +12,7 @@ use tessera_domain::InvalidSetting;
 
 use crate::connection::{AnyConnection, Backend, ConnectionManager, LogConnectionErrors, Target};
 use crate::error::{pool_error, query_error};
+use crate::pipelined::PipelinedReads;
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -29,6 +31,8 @@ const MIGRATION_LOCK_KEY: i64 = 0x0074_6573_7365_7261; // "tessera" in ASCII
 pub struct Database {
     pool: r2d2::Pool<ConnectionManager>,
     backend: Backend,
+    /// The hottest read without the pool, where the connections are unencrypted.
+    pipelined: Option<Arc<PipelinedReads>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -38,6 +42,7 @@ impl std::fmt::Debug for Database {
             .field("backend", &self.backend)
             .field("connections", &state.connections)
             .field("idle_connections", &state.idle_connections)
+            .field("pipelined_reads", &self.pipelined.is_some())
             .finish()
     }
 }
@@ -65,13 +70,21 @@ impl Database {
             std::fs::create_dir_all(folder).map_err(|error| Error::Unexpected(error.into()))?;
         }
         let backend = target.backend();
+        let pipelined = match &target {
+            Target::Postgres(url) => PipelinedReads::for_url(url).map(Arc::new),
+            Target::Sqlite(_) => None,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(max_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(CHECKOUT_TIMEOUT)
             .error_handler(Box::new(LogConnectionErrors))
             .build_unchecked(ConnectionManager::new(target));
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            pipelined,
+        })
     }
 
     /// Checks `url` as [`connect`](Self::connect) would, without touching anything:
@@ -114,6 +127,11 @@ impl Database {
                 .map_err(|error| Error::Unavailable(error.into()))
         })
         .await
+    }
+
+    /// The pipelined reads, when this is PostgreSQL without TLS (`pipelined.rs`).
+    pub(crate) fn pipelined(&self) -> Option<&PipelinedReads> {
+        self.pipelined.as_deref()
     }
 
     /// The pool's connections now: open, idle and the most it opens (for metrics).

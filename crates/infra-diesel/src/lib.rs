@@ -13,6 +13,7 @@ mod connection;
 mod database;
 mod error;
 mod keys;
+mod pipelined;
 mod prepared;
 mod rows;
 mod schema;

@@ -127,32 +127,41 @@ impl SessionRepository for DieselSessionRepository {
         &self,
         id: RefreshTokenId,
     ) -> Result<Option<RefreshTokenRecord>, Error> {
-        self.database
-            .run(move |connection| {
-                let found = refresh_tokens::table
-                    .inner_join(sessions::table.left_join(users::table))
-                    .filter(refresh_tokens::id.eq(id.to_string()))
-                    .select((
-                        RefreshTokenRow::as_select(),
-                        SessionRow::as_select(),
-                        Option::<UserRow>::as_select(),
-                    ))
-                    .first::<(RefreshTokenRow, SessionRow, Option<UserRow>)>(connection)
-                    .optional()
-                    .map_err(|error| query_error(error, ENTITY))?;
-                let Some((token, session, user)) = found else {
-                    return Ok(None);
-                };
-                let (token, hash, sealed_successor) = token.into_parts()?;
-                Ok(Some(RefreshTokenRecord {
-                    token,
-                    hash,
-                    sealed_successor,
-                    session: Session::try_from(session)?,
-                    user: user.map(User::try_from).transpose()?,
-                }))
-            })
-            .await
+        let pipelined = match self.database.pipelined() {
+            Some(reads) => reads.token_with_session(id).await,
+            None => None,
+        };
+        let found = match pipelined {
+            Some(found) => found?,
+            None => {
+                self.database
+                    .run(move |connection| {
+                        refresh_tokens::table
+                            .inner_join(sessions::table.left_join(users::table))
+                            .filter(refresh_tokens::id.eq(id.to_string()))
+                            .select((
+                                RefreshTokenRow::as_select(),
+                                SessionRow::as_select(),
+                                Option::<UserRow>::as_select(),
+                            ))
+                            .first::<(RefreshTokenRow, SessionRow, Option<UserRow>)>(connection)
+                            .optional()
+                            .map_err(|error| query_error(error, ENTITY))
+                    })
+                    .await?
+            }
+        };
+        let Some((token, session, user)) = found else {
+            return Ok(None);
+        };
+        let (token, hash, sealed_successor) = token.into_parts()?;
+        Ok(Some(RefreshTokenRecord {
+            token,
+            hash,
+            sealed_successor,
+            session: Session::try_from(session)?,
+            user: user.map(User::try_from).transpose()?,
+        }))
     }
 
     #[tracing::instrument(
@@ -224,24 +233,33 @@ impl SessionRepository for DieselSessionRepository {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, Option<User>)>, Error> {
-        self.database
-            .run(move |connection| {
-                let found = sessions::table
-                    .left_join(users::table)
-                    .filter(sessions::id.eq(id.to_string()))
-                    .select((SessionRow::as_select(), Option::<UserRow>::as_select()))
-                    .first::<(SessionRow, Option<UserRow>)>(connection)
-                    .optional()
-                    .map_err(|error| query_error(error, ENTITY))?;
-                let Some((session, user)) = found else {
-                    return Ok(None);
-                };
-                Ok(Some((
-                    Session::try_from(session)?,
-                    user.map(User::try_from).transpose()?,
-                )))
-            })
-            .await
+        let pipelined = match self.database.pipelined() {
+            Some(reads) => reads.session_with_user(id).await,
+            None => None,
+        };
+        let found = match pipelined {
+            Some(found) => found?,
+            None => {
+                self.database
+                    .run(move |connection| {
+                        sessions::table
+                            .left_join(users::table)
+                            .filter(sessions::id.eq(id.to_string()))
+                            .select((SessionRow::as_select(), Option::<UserRow>::as_select()))
+                            .first::<(SessionRow, Option<UserRow>)>(connection)
+                            .optional()
+                            .map_err(|error| query_error(error, ENTITY))
+                    })
+                    .await?
+            }
+        };
+        let Some((session, user)) = found else {
+            return Ok(None);
+        };
+        Ok(Some((
+            Session::try_from(session)?,
+            user.map(User::try_from).transpose()?,
+        )))
     }
 
     /// The user's sessions that are not revoked and not past their absolute end at

@@ -91,7 +91,7 @@ impl TestDatabase {
         {
             panic!("cannot create test database {name}: {error}");
         }
-        let url = with_database(&admin_url, &name);
+        let url = without_tls(&with_database(&admin_url, &name));
         let database = open(&url);
         Some(Self {
             url,
@@ -149,6 +149,17 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{head}{authority}/{name}{query}")
 }
 
+/// `url` with `sslmode=disable` unless it names a mode: a test server on loopback, as
+/// in the benchmark and docs/deployment.md, so PostgreSQL tests take the pipelined read
+/// path (`pipelined.rs`) that production on a private network takes.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
 #[allow(
     clippy::disallowed_methods,
     reason = "test databases need unique names; this is test support, not a use case"
@@ -159,7 +170,7 @@ fn random_hex() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{with_database, without_tls};
 
     #[test]
     fn the_database_name_is_replaced_and_the_rest_kept() {
@@ -175,5 +186,21 @@ mod tests {
             "postgres://u:p@h/t2?connect_timeout=2"
         );
         assert_eq!(with_database("postgres://h", "t3"), "postgres://h/t3");
+    }
+
+    #[test]
+    fn test_databases_connect_without_tls_unless_the_url_says_otherwise() {
+        assert_eq!(
+            without_tls("postgres://h/t?connect_timeout=2"),
+            "postgres://h/t?connect_timeout=2&sslmode=disable"
+        );
+        assert_eq!(
+            without_tls("postgres://h/t"),
+            "postgres://h/t?sslmode=disable"
+        );
+        assert_eq!(
+            without_tls("postgres://h/t?sslmode=require"),
+            "postgres://h/t?sslmode=require"
+        );
     }
 }

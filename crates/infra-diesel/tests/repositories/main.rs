@@ -255,3 +255,208 @@ async fn postgres_a_revocation_committed_during_a_rotation_wins() {
         a_revocation_committed_during_a_rotation_wins(&db).await;
     }
 }
+
+/// The reads of `me`, of a refresh and of a login on PostgreSQL without TLS go
+/// pipelined (`pipelined.rs`), with TLS possible through the pool: both answer the
+/// same, for a live session, a revoked one with its reason and client, one whose user
+/// row is gone, and a missing one; for a fresh token, a spent one with its sealed
+/// response, and a missing one; for a stored user and a deleted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hot_reads_are_the_same_pipelined_and_through_the_pool() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    use tessera_application::ports::SessionRepository;
+    use tessera_domain::RevocationReason;
+
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    assert!(format!("{:?}", db.database).contains("pipelined_reads: true"));
+    let through_pool =
+        Database::connect(&db.url.replace("sslmode=disable", "sslmode=prefer"), 2).unwrap();
+    assert!(format!("{through_pool:?}").contains("pipelined_reads: false"));
+    let pipelined = DieselSessionRepository::new(db.database.clone());
+    let pooled = DieselSessionRepository::new(through_pool);
+
+    let users = DieselUserRepository::new(db.database.clone());
+    let user = fixtures::user("reader@example.com");
+    users.insert(&user).await.unwrap();
+    let mut sessions = Vec::new();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let session = fixtures::session(&user, fixtures::at(0));
+        let token = fixtures::first_token(&session);
+        pipelined
+            .create(&session, &token, &fixtures::hash())
+            .await
+            .unwrap();
+        sessions.push(session);
+        tokens.push(token);
+    }
+    let rotation = fixtures::rotation(&tokens[0], fixtures::at(1));
+    tokens.push(rotation.successor.clone());
+    assert!(matches!(
+        pipelined.rotate(rotation).await.unwrap(),
+        tessera_application::ports::RotationOutcome::Rotated
+    ));
+    assert!(
+        pipelined
+            .revoke(sessions[1].id, RevocationReason::Logout, fixtures::at(5))
+            .await
+            .unwrap()
+    );
+    let orphan = fixtures::user("orphan@example.com");
+    users.insert(&orphan).await.unwrap();
+    let orphaned = fixtures::session(&orphan, fixtures::at(0));
+    pipelined
+        .create(
+            &orphaned,
+            &fixtures::first_token(&orphaned),
+            &fixtures::hash(),
+        )
+        .await
+        .unwrap();
+    let mut raw = PgConnection::establish(&db.url).unwrap();
+    diesel::sql_query("ALTER TABLE sessions DROP CONSTRAINT IF EXISTS sessions_user_id_fkey")
+        .execute(&mut raw)
+        .unwrap();
+    diesel::sql_query(format!("DELETE FROM users WHERE id = '{}'", orphan.id))
+        .execute(&mut raw)
+        .unwrap();
+
+    let never_stored = fixtures::session(&user, fixtures::at(0));
+    let ids = sessions
+        .iter()
+        .chain([&orphaned, &never_stored])
+        .map(|session| session.id);
+    for id in ids {
+        let fast = pipelined.find_session_with_user(id).await.unwrap();
+        let slow = pooled.find_session_with_user(id).await.unwrap();
+        assert_eq!(fast, slow, "{id}");
+    }
+    let never_stored = fixtures::first_token(&never_stored);
+    for id in tokens.iter().chain([&never_stored]).map(|token| token.id) {
+        let fast = pipelined.find_refresh_token(id).await.unwrap();
+        let slow = pooled.find_refresh_token(id).await.unwrap();
+        assert_eq!(fast.map(comparable), slow.map(comparable), "{id}");
+    }
+    let pooled_users = DieselUserRepository::new(
+        Database::connect(&db.url.replace("sslmode=disable", "sslmode=prefer"), 1).unwrap(),
+    );
+    for email in [&user.email, &orphan.email] {
+        let fast = users.find_by_email(email).await.unwrap();
+        let slow = pooled_users.find_by_email(email).await.unwrap();
+        assert_eq!(fast, slow, "{email:?}");
+    }
+    let found = users.find_by_email(&user.email).await.unwrap().unwrap();
+    assert_eq!((found.id, found.roles), (user.id, user.roles.clone()));
+    assert!(users.find_by_email(&orphan.email).await.unwrap().is_none());
+
+    let spent = pipelined
+        .find_refresh_token(tokens[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(spent.token.used_at.is_some());
+    assert!(spent.sealed_successor.is_some());
+
+    let (revoked, owner) = pipelined
+        .find_session_with_user(sessions[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revocation_reason, Some(RevocationReason::Logout));
+    assert_eq!(revoked.client, sessions[1].client);
+    assert_eq!(owner.map(|owner| owner.id), Some(user.id));
+    let (_, gone) = pipelined
+        .find_session_with_user(orphaned.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone, None);
+}
+
+type ComparableRecord = (
+    tessera_domain::RefreshToken,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    tessera_domain::Session,
+    Option<tessera_domain::User>,
+);
+
+fn comparable(record: tessera_application::ports::RefreshTokenRecord) -> ComparableRecord {
+    (
+        record.token,
+        record.hash.as_bytes().to_vec(),
+        record
+            .sealed_successor
+            .map(|sealed| sealed.as_bytes().to_vec()),
+        record.session,
+        record.user,
+    )
+}
+
+/// The server closing the pipelined connection (a restart, an idle timeout) costs the
+/// next read nothing: it is repeated once on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_read_survives_the_server_closing_its_connection() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    use tessera_application::ports::SessionRepository;
+
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let users = DieselUserRepository::new(db.database.clone());
+    let sessions = DieselSessionRepository::new(db.database.clone());
+    let user = fixtures::user("survivor@example.com");
+    users.insert(&user).await.unwrap();
+    let session = fixtures::session(&user, fixtures::at(0));
+    sessions
+        .create(
+            &session,
+            &fixtures::first_token(&session),
+            &fixtures::hash(),
+        )
+        .await
+        .unwrap();
+
+    let mut admin = PgConnection::establish(&db.url).unwrap();
+    for round in 0..3 {
+        let found = sessions.find_session_with_user(session.id).await.unwrap();
+        assert_eq!(
+            found.map(|(found, _)| found.id),
+            Some(session.id),
+            "{round}"
+        );
+        // Every other connection to this database, pipelined and pooled alike.
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut admin)
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_pipelined_read_of_a_database_that_is_down_is_unavailable_within_seconds() {
+    use tessera_application::ports::SessionRepository;
+
+    let database =
+        Database::connect("postgres://postgres@127.0.0.1:1/tessera?sslmode=disable", 2).unwrap();
+    assert!(format!("{database:?}").contains("pipelined_reads: true"));
+    let sessions = DieselSessionRepository::new(database);
+    let user = fixtures::user("down@example.com");
+    for _ in 0..2 {
+        let started = Instant::now();
+        let error = sessions
+            .find_session_with_user(fixtures::session(&user, fixtures::at(0)).id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
