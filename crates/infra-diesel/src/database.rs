@@ -352,4 +352,76 @@ mod tests {
             an_old_database_is_upgraded_and_the_audit_actor_migration_reverts(&db).await;
         }
     }
+
+    #[derive(diesel::QueryableByName)]
+    struct PreparedStatement {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+
+    /// Rows with missing values (`None`) are inserted by statements PostgreSQL prepares
+    /// once per connection, not parsed and planned on every insert: diesel prepares an
+    /// `INSERT` only when its SQL does not depend on the values (`rows.rs`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inserts_of_rows_with_missing_values_are_prepared() {
+        use tessera_application::ports::UserRepository;
+        use tessera_domain::{EmailAddress, PasswordHash, User};
+
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        // One connection, so every statement below and the query after share it.
+        let database = Database::connect(&db.url, 1).unwrap();
+        let audit = DieselAuditSink::new(database.clone());
+        let users = crate::DieselUserRepository::new(database.clone());
+        for n in 0..2 {
+            let event = AuthEvent {
+                at: "2025-03-01T12:00:01.5Z".parse().unwrap(),
+                kind: AuthEventKind::Logout,
+                user_id: None,
+                session_id: None,
+                client: ClientContext::default(),
+                code: None,
+                actor: None,
+            };
+            audit.record(&event).await.unwrap();
+            let user = User {
+                id: tessera_domain::UserId::from_uuid(uuid::Uuid::from_u128(n + 1)),
+                email: EmailAddress::parse(&format!("prepared-{n}@example.com")).unwrap(),
+                password_hash: PasswordHash::new(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                ),
+                roles: Vec::new(),
+                created_at: "2025-03-01T12:00:00Z".parse().unwrap(),
+                disabled_at: None,
+            };
+            users.insert(&user).await.unwrap();
+        }
+        let prepared = database
+            .run(|connection| {
+                diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+                    .load::<PreparedStatement>(connection)
+                    .map_err(|error| crate::error::query_error(error, "test"))
+            })
+            .await
+            .unwrap();
+        for table in ["auth_events", "users"] {
+            let inserts = prepared
+                .iter()
+                .filter(|row| {
+                    row.statement
+                        .starts_with(&format!("INSERT INTO \"{table}\""))
+                })
+                .count();
+            assert_eq!(
+                inserts,
+                1,
+                "{table}: {:?}",
+                prepared
+                    .iter()
+                    .map(|row| &row.statement)
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
 }

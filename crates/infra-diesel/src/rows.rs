@@ -1,5 +1,11 @@
 //! Row structs of the tables and their conversions to and from domain types. A stored
 //! value that makes no domain value is an `Unexpected` error, never a panic.
+//!
+//! Every `Insertable` row writes `None` as a bound `NULL` (`treat_none_as_default_value
+//! = false`; no nullable column has another default): with diesel's default, `None`
+//! becomes the keyword `DEFAULT`, the SQL text then depends on the values, and diesel
+//! never prepares such an `INSERT` — PostgreSQL parsed and planned the successor token
+//! and audit event of every refresh afresh (docs/performance.md).
 
 use std::net::IpAddr;
 
@@ -57,7 +63,7 @@ fn parse_ip(column: &'static str, stored: Option<String>) -> Result<Option<IpAdd
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = users, check_for_backend(MultiBackend))]
+#[diesel(table_name = users, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     pub id: String,
     pub email: String,
@@ -106,7 +112,7 @@ impl TryFrom<UserRow> for User {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = sessions, check_for_backend(MultiBackend))]
+#[diesel(table_name = sessions, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub(crate) struct SessionRow {
     pub id: String,
     pub user_id: String,
@@ -165,7 +171,7 @@ impl TryFrom<SessionRow> for Session {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = refresh_tokens, check_for_backend(MultiBackend))]
+#[diesel(table_name = refresh_tokens, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub(crate) struct RefreshTokenRow {
     pub id: String,
     pub session_id: String,
@@ -214,7 +220,7 @@ impl RefreshTokenRow {
 
 /// `Debug` is written by hand below: the row holds a private key.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = signing_keys, check_for_backend(MultiBackend))]
+#[diesel(table_name = signing_keys, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub(crate) struct SigningKeyRow {
     pub kid: String,
     pub algorithm: String,
@@ -266,7 +272,7 @@ impl TryFrom<SigningKeyRow> for SigningKey {
 
 /// An audit event as written; the id is assigned by the database.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = auth_events, check_for_backend(MultiBackend))]
+#[diesel(table_name = auth_events, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub(crate) struct NewAuthEventRow {
     pub at: NaiveDateTime,
     pub kind: &'static str,
