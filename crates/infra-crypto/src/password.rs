@@ -1,12 +1,13 @@
-//! Password hashing with Argon2id on a few dedicated, low-priority threads, behind a
-//! semaphore so a login flood waits its turn (then gets `Unavailable`) instead of
-//! starving the async workers or the other endpoints; unknown accounts cost the same
-//! work as wrong passwords.
+//! Password hashing with Argon2id on a few dedicated, low-priority threads
+//! (`hashing_threads`), behind a semaphore so a login flood waits its turn (then gets
+//! `Unavailable`) instead of starving the async workers or the other endpoints; unknown
+//! accounts cost the same work as wrong passwords.
+
+mod hashing_threads;
 
 use std::fmt;
 use std::num::NonZeroUsize;
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use argon2::password_hash::{self, PasswordHashString, PasswordHasher as _};
@@ -18,6 +19,8 @@ use tessera_application::Error;
 use tessera_application::ports::{PasswordCheck, PasswordHasher};
 use tessera_domain::{InvalidSetting, Password, PasswordHash};
 use tokio::sync::{Semaphore, oneshot};
+
+use self::hashing_threads::HashingThreads;
 
 /// Argon2id cost parameters. `Default` is OWASP's recommendation (m = 19 MiB, t = 2,
 /// p = 1), which is also `argon2`'s default.
@@ -57,7 +60,8 @@ impl Argon2Params {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordHashingSettings {
     pub params: Argon2Params,
-    /// Hashes running at once; each holds `memory_kib` of memory.
+    /// Hashes running at once; each holds `memory_kib` of memory. One more may run
+    /// while these are starved of CPU (`hashing_threads`: the rescuer).
     pub max_concurrent: usize,
     /// How long a request waits for a free slot before it is refused as `Unavailable`.
     pub max_wait: Duration,
@@ -92,10 +96,12 @@ impl Argon2PasswordHasher {
     /// `password_hash_concurrency` when a value is out of range.
     pub fn new(settings: PasswordHashingSettings) -> Result<Self, InvalidSetting> {
         let params = settings.params.to_params()?;
-        if settings.max_concurrent == 0 || settings.max_concurrent > Semaphore::MAX_PERMITS {
+        // One permit more than idle-policy threads, for the rescuer.
+        let most = Semaphore::MAX_PERMITS - 1;
+        if settings.max_concurrent == 0 || settings.max_concurrent > most {
             return Err(InvalidSetting::new(
                 "password_hash_concurrency",
-                format!("must be between 1 and {}", Semaphore::MAX_PERMITS),
+                format!("must be between 1 and {most}"),
             ));
         }
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
@@ -105,8 +111,11 @@ impl Argon2PasswordHasher {
             .map_err(|error| InvalidSetting::new("password_hash_params", error.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner { argon2, dummy }),
-            permits: Arc::new(Semaphore::new(settings.max_concurrent)),
-            workers: Arc::new(HashingThreads::start(settings.max_concurrent)),
+            permits: Arc::new(Semaphore::new(settings.max_concurrent + 1)),
+            workers: Arc::new(HashingThreads::start(
+                settings.max_concurrent,
+                release_argon2_memory,
+            )),
             settings,
         })
     }
@@ -136,85 +145,6 @@ impl Argon2PasswordHasher {
         answered
             .await
             .map_err(|_| Error::unexpected("a password hashing thread stopped"))
-    }
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The threads that run Argon2, as many as hashes may run at once (the semaphore's
-/// permits), so a permit always finds a thread free.
-///
-/// Why not tokio's blocking pool: a hash there lands on whichever of up to 512
-/// threads is free, each with its own allocator arena, and every one of them ends up
-/// holding a freed 19 MiB buffer (measured: 1.4 GiB resident after a login load,
-/// docs/performance.md); here at most one working memory per thread is kept
-/// (`ARGON2_MEMORY`), and given back when idle. And the threads can
-/// run at a lower priority: under a login flood the CPU goes first to the requests
-/// that need little of it (`me`, `refresh`, `verify`), whose latency is what users
-/// feel, and the hashes take what is left.
-///
-/// Dropping the last hasher closes the queue, which ends the threads once they have
-/// finished what they hold.
-struct HashingThreads {
-    jobs: mpsc::Sender<Job>,
-}
-
-/// Nice value of the hashing threads (0 is normal, 19 the lowest priority): the
-/// scheduler's weight at 10 is about a tenth of normal's.
-const HASHING_NICENESS: i32 = 10;
-
-impl HashingThreads {
-    fn start(count: usize) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for index in 0..count {
-            let queue = Arc::clone(&queue);
-            let spawned = std::thread::Builder::new()
-                .name(format!("tessera-argon2-{index}"))
-                .spawn(move || {
-                    lower_this_threads_priority();
-                    loop {
-                        // The lock is held only while waiting for the next job.
-                        let next = match queue.lock() {
-                            Ok(queue) => queue.recv_timeout(IDLE_MEMORY_RELEASE),
-                            Err(_poisoned) => return,
-                        };
-                        match next {
-                            Err(mpsc::RecvTimeoutError::Timeout) => release_argon2_memory(),
-                            // A panicking job drops its answer (its caller gets an
-                            // error); the thread lives on for the next one.
-                            Ok(job) => {
-                                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
-                            }
-                            // The hasher was dropped.
-                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                });
-            if let Err(error) = spawned {
-                // Fewer threads than permits still hash, just slower; none at all is
-                // reported on the first hash.
-                tracing::warn!(%error, "could not start a password hashing thread");
-            }
-        }
-        Self { jobs }
-    }
-
-    fn submit(&self, job: Job) -> Result<(), Error> {
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::unexpected("no password hashing thread is running"))
-    }
-}
-
-/// Linux keeps a nice value per thread; elsewhere the threads keep the normal
-/// priority.
-fn lower_this_threads_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(error) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS)
-    {
-        tracing::debug!(%error, "could not lower the priority of a password hashing thread");
     }
 }
 
@@ -317,11 +247,8 @@ impl Inner {
 /// Argon2 working memories (19 MiB each with the default parameters) kept between
 /// hashes, at most one per hash running at once: allocating one per hash cost a page
 /// fault per 4 KiB and its zeroing — a quarter of a login's CPU (docs/performance.md).
-/// The hashing threads empty it after [`IDLE_MEMORY_RELEASE`] without work.
+/// The hashing threads empty it after 10 s without work (`hashing_threads`).
 static ARGON2_MEMORY: Mutex<Vec<Vec<argon2::Block>>> = Mutex::new(Vec::new());
-
-/// How long idle working memory is kept.
-const IDLE_MEMORY_RELEASE: Duration = Duration::from_secs(10);
 
 fn release_argon2_memory() {
     ARGON2_MEMORY

@@ -186,7 +186,7 @@ async fn the_default_parameters_are_owasps_and_round_trip() {
 #[tokio::test]
 async fn a_saturated_pool_answers_unavailable() {
     let hasher = Argon2PasswordHasher::new(PasswordHashingSettings {
-        // Slow enough that the first hash still holds the only slot.
+        // Slow enough that the first hashes still hold both slots.
         params: Argon2Params {
             memory_kib: 65_536,
             iterations: 3,
@@ -197,9 +197,11 @@ async fn a_saturated_pool_answers_unavailable() {
     })
     .unwrap();
     let pw = password("correct horse");
-    let (first, second) = tokio::join!(hasher.hash(&pw), hasher.hash(&pw));
+    // One slot per hashing thread, plus the rescuer's.
+    let (first, second, third) = tokio::join!(hasher.hash(&pw), hasher.hash(&pw), hasher.hash(&pw));
     assert!(first.is_ok());
-    assert!(matches!(second, Err(Error::Unavailable(_))), "{second:?}");
+    assert!(second.is_ok());
+    assert!(matches!(third, Err(Error::Unavailable(_))), "{third:?}");
     // The slot is free again afterwards.
     assert!(hasher.hash(&pw).await.is_ok());
 }
@@ -250,4 +252,114 @@ fn bad_settings_are_refused_by_name() {
         .unwrap_err();
         assert_eq!(error.setting(), setting, "{params:?}");
     }
+}
+
+/// `(name, nice, scheduling policy)` of this process's password hashing threads, from
+/// `/proc/self/task/*/stat` (fields 19 and 41; 5 is `SCHED_IDLE`).
+#[cfg(target_os = "linux")]
+fn hashing_threads() -> Vec<(String, i64, u32)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        if !name.starts_with("tessera-hash-") {
+            continue;
+        }
+        // After the name: field 3 (state) onwards.
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        threads.push((
+            name.to_owned(),
+            fields[19 - 3].parse().unwrap(),
+            fields[41 - 3].parse().unwrap(),
+        ));
+    }
+    threads
+}
+
+/// The hashing threads take the CPU only when nothing else wants it (`SCHED_IDLE`), and
+/// the rescuer, which steps in when they starve, runs at nice 10.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn hashing_threads_run_when_the_cpu_is_idle_and_the_rescuer_at_nice_10() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
+    let hasher = Argon2PasswordHasher::new(PasswordHashingSettings {
+        params: SMALL,
+        max_concurrent: 2,
+        max_wait: Duration::from_secs(5),
+    })
+    .unwrap();
+    // The threads have started (and set their policy) once a hash has run.
+    hasher.hash(&password("correct horse")).await.unwrap();
+    let threads = hashing_threads();
+    // Other tests in this binary run hashers too: check every thread of each kind.
+    let idle: Vec<_> = threads
+        .iter()
+        .filter(|(name, ..)| !name.ends_with("-r"))
+        .collect();
+    let rescuers: Vec<_> = threads
+        .iter()
+        .filter(|(name, ..)| name.ends_with("-r"))
+        .collect();
+    assert!(idle.len() >= 2, "{threads:?}");
+    assert!(!rescuers.is_empty(), "{threads:?}");
+    assert!(
+        idle.iter().all(|(_, _, policy)| *policy == SCHED_IDLE),
+        "{threads:?}"
+    );
+    assert!(
+        rescuers
+            .iter()
+            .all(|(_, nice, policy)| *policy == SCHED_OTHER && *nice == 10),
+        "{threads:?}"
+    );
+}
+
+/// While other threads keep every CPU busy, the idle-policy threads get next to nothing
+/// (a hash would take tens of seconds); the rescuer takes a waiting hash after 250 ms
+/// and finishes it at nice 10's share. Generous bound: this is about liveness.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_go_on_while_other_work_saturates_every_cpu() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let hasher = Argon2PasswordHasher::new(PasswordHashingSettings {
+        params: Argon2Params::default(),
+        max_concurrent: 1,
+        max_wait: Duration::from_secs(30),
+    })
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let spinners: Vec<_> = (0..cpus * 4)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let pw = password("correct horse");
+    // One hash may land on the starved idle-policy thread; the other waits, and the
+    // rescuer takes it.
+    let first_done = tokio::select! {
+        done = hasher.hash(&pw) => done,
+        done = hasher.hash(&pw) => done,
+    };
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for spinner in spinners {
+        spinner.join().unwrap();
+    }
+    assert!(first_done.is_ok());
+    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 }
