@@ -78,6 +78,10 @@ impl Default for PasswordHashingSettings {
     }
 }
 
+/// How much longer than `max_wait` a caller waits for a hash once it has a slot. A hash
+/// takes well under a second; this is for one starved of CPU.
+const HASH_GRACE: Duration = Duration::from_secs(5);
+
 /// [`PasswordHasher`] with Argon2id v1.3 and PHC strings.
 #[derive(Clone)]
 pub struct Argon2PasswordHasher {
@@ -142,9 +146,16 @@ impl Argon2PasswordHasher {
             // The caller may have gone away: nobody to tell then.
             let _ = answer.send(work(&inner));
         }))?;
-        answered
-            .await
-            .map_err(|_| Error::unexpected("a password hashing thread stopped"))
+        // A hash that started on an idle-policy thread just before other work took
+        // every CPU may wait for it to pass (`hashing_threads`): the caller does not.
+        match tokio::time::timeout(self.settings.max_wait + HASH_GRACE, answered).await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(_)) => Err(Error::unexpected("a password hashing thread stopped")),
+            Err(_elapsed) => {
+                tracing::warn!("password hash starved of CPU; request refused");
+                Err(Error::Unavailable("password hash starved of CPU".into()))
+            }
+        }
     }
 }
 

@@ -129,9 +129,24 @@ impl Database {
         .await
     }
 
-    /// The pipelined reads, when this is PostgreSQL without TLS (`pipelined.rs`).
-    pub(crate) fn pipelined(&self) -> Option<&PipelinedReads> {
-        self.pipelined.as_deref()
+    /// A read through `pipelined` when this is PostgreSQL without TLS and the
+    /// pipelined connection answers (`pipelined.rs`), else through `pooled` on the pool.
+    pub(crate) async fn read<'a, T, Pipelined, F>(
+        &'a self,
+        pipelined: impl FnOnce(&'a PipelinedReads) -> Pipelined,
+        pooled: F,
+    ) -> Result<T, Error>
+    where
+        Pipelined: Future<Output = Option<Result<T, Error>>>,
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
+    {
+        if let Some(reads) = self.pipelined.as_deref()
+            && let Some(found) = pipelined(reads).await
+        {
+            return found;
+        }
+        self.run(pooled).await
     }
 
     /// The pool's connections now: open, idle and the most it opens (for metrics).

@@ -37,6 +37,8 @@ fn is_transient(message: &str) -> bool {
         "terminating connection",
         "database is locked",
         "database table is locked",
+        // `statement_timeout`: an overloaded database, as the pipelined reads see it.
+        "canceling statement due to statement timeout",
     ]
     .iter()
     .any(|needle| message.contains(needle))

@@ -61,6 +61,14 @@ const TOKEN_COLUMNS: usize = 7;
 /// a fast 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a pipelined read may take before its connection is given up (a half-open
+/// TCP connection would otherwise hold every read of the thread until the kernel gives
+/// up, minutes later); set `statement_timeout` below it (docs/deployment.md).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `application_name` of the pipelined connections, unless the URL names one.
+pub(crate) const APPLICATION_NAME: &str = "tessera-pipelined";
+
 /// How long reads use the pool after PostgreSQL refused a pipelined connection.
 const REST_AFTER_REFUSAL: Duration = Duration::from_secs(60);
 
@@ -82,6 +90,14 @@ pub(crate) struct PipelinedReads {
     config: Config,
     /// Until when the reads go through the pool, after a refused connection.
     resting_until: Mutex<Option<Instant>>,
+}
+
+/// Why a query on a connection failed.
+enum QueryFailure {
+    Postgres(tokio_postgres::Error),
+    /// Already the caller's error: timed out (the connection given up), or no new
+    /// connection for the retry.
+    Unavailable(Error),
 }
 
 /// Why no connection could be had.
@@ -134,16 +150,25 @@ impl PipelinedReads {
     /// (or tokio-postgres does not understand the URL): then the pool serves them.
     pub(crate) fn for_url(url: &str) -> Option<Self> {
         let mut config = Config::from_str(url).ok()?;
-        let unencrypted = config.get_ssl_mode() == SslMode::Disable
-            || config
+        // Without a host libpq would use its default socket; tokio-postgres cannot.
+        if config.get_hosts().is_empty() {
+            return None;
+        }
+        // A `hostaddr` is TCP even where the host names a socket.
+        let sockets_only = config.get_hostaddrs().is_empty()
+            && config
                 .get_hosts()
                 .iter()
                 .all(|host| matches!(host, Host::Unix(_)));
-        if !unencrypted {
+        if config.get_ssl_mode() != SslMode::Disable && !sockets_only {
             return None;
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            // Tells these connections apart in `pg_stat_activity`.
+            config.application_name(APPLICATION_NAME);
         }
         Some(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -221,24 +246,50 @@ impl PipelinedReads {
                 return None;
             }
         };
-        let outcome = match connection.query_opt(query, id).await {
+        let outcome = match self.timed_query(&connection, query, id).await {
             // The server closed it since the last read (a restart, an idle timeout):
             // a read is safe to repeat once, on a new connection.
-            Err(error) if connection.client.is_closed() || is_connection_lost(&error) => {
+            Err(QueryFailure::Postgres(error))
+                if connection.client.is_closed() || is_connection_lost(&error) =>
+            {
                 tracing::debug!(error = %error, "pipelined read connection lost; reconnecting");
                 self.forget(&connection);
                 match self.connection().await {
-                    Ok(connection) => connection.query_opt(query, id).await.map_err(read_error),
-                    Err(ConnectFailure::Unavailable(error)) => Err(error),
+                    Ok(connection) => self.timed_query(&connection, query, id).await,
+                    Err(ConnectFailure::Unavailable(error)) => {
+                        Err(QueryFailure::Unavailable(error))
+                    }
                     Err(ConnectFailure::Refused(error)) => {
                         self.rest(&error);
                         return None;
                     }
                 }
             }
-            outcome => outcome.map_err(read_error),
+            outcome => outcome,
         };
-        Some(outcome)
+        Some(outcome.map_err(|failure| match failure {
+            QueryFailure::Postgres(error) => read_error(error),
+            QueryFailure::Unavailable(error) => error,
+        }))
+    }
+
+    /// The query, bounded by [`QUERY_TIMEOUT`]; a connection that does not answer in
+    /// time is given up for the next reads.
+    async fn timed_query(
+        &self,
+        connection: &Arc<ReadConnection>,
+        query: Query,
+        id: &str,
+    ) -> Result<Option<Row>, QueryFailure> {
+        match tokio::time::timeout(QUERY_TIMEOUT, connection.query_opt(query, id)).await {
+            Ok(outcome) => outcome.map_err(QueryFailure::Postgres),
+            Err(elapsed) => {
+                self.forget(connection);
+                Err(QueryFailure::Unavailable(Error::Unavailable(
+                    elapsed.into(),
+                )))
+            }
+        }
     }
 
     fn resting(&self) -> bool {
@@ -303,15 +354,19 @@ impl PipelinedReads {
 
     async fn connect(&self) -> Result<Arc<ReadConnection>, ConnectFailure> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(|error| {
-            // Refusals by a server that is up; a server starting or stopping (57P03,
-            // 57P01) is as unavailable as one that does not answer.
-            let refused = error
-                .code()
-                .is_some_and(|state| !state.code().starts_with("57"));
-            if refused {
-                ConnectFailure::Refused(error)
-            } else {
+            // Unavailable: a server that does not answer (IO, timeout), or one starting
+            // or stopping (57P03, 57P01). Refused: any other answer (authentication, no
+            // such database, too many connections), and a failure before asking (a
+            // password only libpq would find, `channel_binding=require`): the pool,
+            // with libpq's ways, may still get in.
+            let unavailable = match error.code() {
+                Some(state) => state.code().starts_with("57"),
+                None => is_connection_lost(&error),
+            };
+            if unavailable {
                 ConnectFailure::Unavailable(Error::Unavailable(error.into()))
+            } else {
+                ConnectFailure::Refused(error)
             }
         })?;
         // The connection's IO runs on this thread's runtime; it ends when the client is
@@ -431,6 +486,10 @@ mod tests {
             "postgres://u@127.0.0.1:5432/db",
             "postgres://u@127.0.0.1:5432/db?sslmode=prefer",
             "postgres://u@db.internal/db?sslmode=require",
+            // No host: libpq's default socket, which tokio-postgres does not know.
+            "postgres:///db?sslmode=disable",
+            // A socket host with a TCP address: TCP, encrypted by libpq's default.
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/db?hostaddr=10.0.0.5",
             "not a url",
         ] {
             assert!(PipelinedReads::for_url(url).is_none(), "{url}");

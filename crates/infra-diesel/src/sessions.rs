@@ -127,30 +127,25 @@ impl SessionRepository for DieselSessionRepository {
         &self,
         id: RefreshTokenId,
     ) -> Result<Option<RefreshTokenRecord>, Error> {
-        let pipelined = match self.database.pipelined() {
-            Some(reads) => reads.token_with_session(id).await,
-            None => None,
-        };
-        let found = match pipelined {
-            Some(found) => found?,
-            None => {
-                self.database
-                    .run(move |connection| {
-                        refresh_tokens::table
-                            .inner_join(sessions::table.left_join(users::table))
-                            .filter(refresh_tokens::id.eq(id.to_string()))
-                            .select((
-                                RefreshTokenRow::as_select(),
-                                SessionRow::as_select(),
-                                Option::<UserRow>::as_select(),
-                            ))
-                            .first::<(RefreshTokenRow, SessionRow, Option<UserRow>)>(connection)
-                            .optional()
-                            .map_err(|error| query_error(error, ENTITY))
-                    })
-                    .await?
-            }
-        };
+        let found = self
+            .database
+            .read(
+                |reads| reads.token_with_session(id),
+                move |connection| {
+                    refresh_tokens::table
+                        .inner_join(sessions::table.left_join(users::table))
+                        .filter(refresh_tokens::id.eq(id.to_string()))
+                        .select((
+                            RefreshTokenRow::as_select(),
+                            SessionRow::as_select(),
+                            Option::<UserRow>::as_select(),
+                        ))
+                        .first::<(RefreshTokenRow, SessionRow, Option<UserRow>)>(connection)
+                        .optional()
+                        .map_err(|error| query_error(error, ENTITY))
+                },
+            )
+            .await?;
         let Some((token, session, user)) = found else {
             return Ok(None);
         };
@@ -233,26 +228,21 @@ impl SessionRepository for DieselSessionRepository {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, Option<User>)>, Error> {
-        let pipelined = match self.database.pipelined() {
-            Some(reads) => reads.session_with_user(id).await,
-            None => None,
-        };
-        let found = match pipelined {
-            Some(found) => found?,
-            None => {
-                self.database
-                    .run(move |connection| {
-                        sessions::table
-                            .left_join(users::table)
-                            .filter(sessions::id.eq(id.to_string()))
-                            .select((SessionRow::as_select(), Option::<UserRow>::as_select()))
-                            .first::<(SessionRow, Option<UserRow>)>(connection)
-                            .optional()
-                            .map_err(|error| query_error(error, ENTITY))
-                    })
-                    .await?
-            }
-        };
+        let found = self
+            .database
+            .read(
+                |reads| reads.session_with_user(id),
+                move |connection| {
+                    sessions::table
+                        .left_join(users::table)
+                        .filter(sessions::id.eq(id.to_string()))
+                        .select((SessionRow::as_select(), Option::<UserRow>::as_select()))
+                        .first::<(SessionRow, Option<UserRow>)>(connection)
+                        .optional()
+                        .map_err(|error| query_error(error, ENTITY))
+                },
+            )
+            .await?;
         let Some((session, user)) = found else {
             return Ok(None);
         };

@@ -60,16 +60,17 @@ impl UserRepository for DieselUserRepository {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, Error> {
-        if let Some(reads) = self.database.pipelined()
-            && let Some(found) = reads.user_by_email(email.as_str()).await
-        {
-            return found?.map(User::try_from).transpose();
-        }
-        let email = email.as_str().to_owned();
+        let address = email.as_str().to_owned();
         self.database
-            .run(move |connection| {
-                Self::find(connection, |query| query.filter(users::email.eq(email)))
-            })
+            .read(
+                |reads| async move {
+                    let found = reads.user_by_email(email.as_str()).await?;
+                    Some(found.and_then(|row| row.map(User::try_from).transpose()))
+                },
+                move |connection| {
+                    Self::find(connection, |query| query.filter(users::email.eq(address)))
+                },
+            )
             .await
     }
 

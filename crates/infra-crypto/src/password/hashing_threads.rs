@@ -21,21 +21,22 @@
 //! users in, one hash at a time, at the share nice 10 gets — the worst case is the old
 //! behaviour with one thread, not a lockout.
 //!
-//! Dropping the last handle closes the queue, which ends the threads once they have
-//! finished what they hold.
+//! Dropping the hasher closes the queue, which ends the threads once they have finished
+//! what they hold.
 
-use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use tessera_application::Error;
 
 pub(super) type Job = Box<dyn FnOnce() + Send>;
 
-/// How long the idle-policy threads may finish no hash while one waits before the
-/// rescuer takes it. A hash takes 15–70 ms here (one per CPU, OWASP parameters); much
-/// slower parameters only make the rescuer help more often.
+/// How long the idle-policy threads may start or finish no hash while one waits before
+/// the rescuer takes it. A hash takes 15–70 ms here (one per CPU, OWASP parameters);
+/// much slower parameters only make the rescuer help more often.
 pub(super) const STARVED_AFTER: Duration = Duration::from_millis(250);
 
 /// Nice value of the rescuer (0 is normal, 19 the lowest): the scheduler's weight at 10
@@ -48,143 +49,98 @@ const IDLE_MEMORY_RELEASE: Duration = Duration::from_secs(10);
 /// Thread names (Linux keeps 15 bytes): `tessera-hash-0`… and `tessera-hash-r`.
 pub(super) const THREAD_NAME_PREFIX: &str = "tessera-hash-";
 
+/// The sending end of the queue. Sending takes no lock: a request thread must never
+/// wait for a lock that a preempted idle-policy thread holds.
 pub(super) struct HashingThreads {
-    queue: Arc<Queue>,
+    jobs: Sender<Job>,
 }
 
-struct Queue {
-    state: Mutex<State>,
-    /// Signalled when a job arrives and when the queue closes.
-    changed: Condvar,
+/// When an idle-policy thread last started or finished a hash, in milliseconds since
+/// `start`: written by them, read by the rescuer, without a lock for the same reason.
+struct Progress {
+    start: Instant,
+    last: AtomicU64,
 }
 
-struct State {
-    waiting: VecDeque<Waiting>,
-    open: bool,
-    /// When an idle-policy thread last started or finished a hash.
-    idle_threads_progressed: Instant,
+impl Progress {
+    fn now(&self) {
+        self.last.store(millis_since(self.start), Ordering::Relaxed);
+    }
+
+    fn stalled_for(&self) -> Duration {
+        let last = self.last.load(Ordering::Relaxed);
+        Duration::from_millis(millis_since(self.start).saturating_sub(last))
+    }
 }
 
-struct Waiting {
-    job: Job,
-    since: Instant,
+fn millis_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl HashingThreads {
     /// `count` idle-policy threads and the rescuer. Threads that cannot be started are
-    /// logged; fewer threads still hash, just slower.
+    /// logged; fewer threads still hash, just slower, and with none at all a submit
+    /// fails.
     pub(super) fn start(count: usize, release_memory: fn()) -> Self {
-        let queue = Arc::new(Queue {
-            state: Mutex::new(State {
-                waiting: VecDeque::new(),
-                open: true,
-                idle_threads_progressed: Instant::now(),
-            }),
-            changed: Condvar::new(),
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let progress = Arc::new(Progress {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
         });
         for index in 0..count {
-            let queue = Arc::clone(&queue);
+            let (queue, progress) = (queue.clone(), Arc::clone(&progress));
             spawn(format!("{THREAD_NAME_PREFIX}{index}"), move || {
                 enter_idle_policy();
-                queue.serve_as_idle_thread(release_memory);
+                serve_as_idle_thread(&queue, &progress, release_memory);
             });
         }
-        let rescuer = Arc::clone(&queue);
         spawn(format!("{THREAD_NAME_PREFIX}r"), move || {
             lower_this_threads_priority(RESCUER_NICENESS);
-            rescuer.serve_as_rescuer(release_memory);
+            serve_as_rescuer(&queue, &progress);
         });
-        Self { queue }
+        Self { jobs }
     }
 
     pub(super) fn submit(&self, job: Job) -> Result<(), Error> {
-        let mut state = self.queue.lock();
-        if !state.open {
-            return Err(Error::unexpected("no password hashing thread is running"));
-        }
-        state.waiting.push_back(Waiting {
-            job,
-            since: Instant::now(),
-        });
-        drop(state);
-        // All: the rescuer waits on the same signal and leaves fresh jobs alone.
-        self.queue.changed.notify_all();
-        Ok(())
+        // Fails only when every thread has gone (or none could start).
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::unexpected("no password hashing thread is running"))
     }
 }
 
-impl Drop for HashingThreads {
-    fn drop(&mut self) {
-        self.queue.lock().open = false;
-        self.queue.changed.notify_all();
+fn serve_as_idle_thread(queue: &Receiver<Job>, progress: &Progress, release_memory: fn()) {
+    loop {
+        match queue.recv_timeout(IDLE_MEMORY_RELEASE) {
+            Ok(job) => {
+                progress.now();
+                run(job);
+                progress.now();
+            }
+            Err(RecvTimeoutError::Timeout) => release_memory(),
+            // The hasher was dropped.
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
 }
 
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panicking job runs outside the lock: poison only means a bug here, and the
-        // state stays usable.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn serve_as_idle_thread(&self, release_memory: fn()) {
-        let mut state = self.lock();
-        loop {
-            if let Some(waiting) = state.waiting.pop_front() {
-                state.idle_threads_progressed = Instant::now();
-                drop(state);
-                run(waiting.job);
-                state = self.lock();
-                state.idle_threads_progressed = Instant::now();
-                continue;
-            }
-            if !state.open {
-                return;
-            }
-            let (next, wait) = self
-                .changed
-                .wait_timeout(state, IDLE_MEMORY_RELEASE)
-                .unwrap_or_else(PoisonError::into_inner);
-            state = next;
-            if wait.timed_out() && state.waiting.is_empty() {
-                drop(state);
-                release_memory();
-                state = self.lock();
-            }
+/// Looks at the queue twice per [`STARVED_AFTER`]; while the idle-policy threads are
+/// making progress it leaves every waiting job to them.
+fn serve_as_rescuer(queue: &Receiver<Job>, progress: &Progress) {
+    loop {
+        std::thread::sleep(STARVED_AFTER / 2);
+        if progress.stalled_for() < STARVED_AFTER && !queue.is_empty() {
+            continue;
         }
-    }
-
-    fn serve_as_rescuer(&self, release_memory: fn()) {
-        let mut state = self.lock();
-        let mut last_work = Instant::now();
-        loop {
-            let starved = state.waiting.front().is_some_and(|waiting| {
-                waiting.since.elapsed() >= STARVED_AFTER
-                    && state.idle_threads_progressed.elapsed() >= STARVED_AFTER
-            });
-            if starved && let Some(waiting) = state.waiting.pop_front() {
-                drop(state);
+        // Starved (or the queue is empty, which this also tells apart from a closed one).
+        match queue.try_recv() {
+            Ok(job) => {
                 tracing::debug!("password hashing threads starved; the rescuer takes a hash");
-                run(waiting.job);
-                last_work = Instant::now();
-                state = self.lock();
-                continue;
+                run(job);
             }
-            if !state.open && state.waiting.is_empty() {
-                return;
-            }
-            // Woken by every arrival, and often enough to see a job grow old.
-            let (next, _) = self
-                .changed
-                .wait_timeout(state, STARVED_AFTER / 4)
-                .unwrap_or_else(PoisonError::into_inner);
-            state = next;
-            if last_work.elapsed() >= IDLE_MEMORY_RELEASE {
-                drop(state);
-                release_memory();
-                last_work = Instant::now();
-                state = self.lock();
-            }
+            Err(TryRecvError::Empty) => {}
+            // The hasher was dropped.
+            Err(TryRecvError::Disconnected) => return,
         }
     }
 }

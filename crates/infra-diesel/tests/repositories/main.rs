@@ -359,6 +359,15 @@ async fn the_hot_reads_are_the_same_pipelined_and_through_the_pool() {
     assert!(spent.token.used_at.is_some());
     assert!(spent.sealed_successor.is_some());
 
+    // The fast side really was pipelined: its connections are open on this database.
+    let pipelined_connections = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'tessera-pipelined'",
+    )
+    .get_result::<Count>(&mut raw)
+    .unwrap();
+    assert!(pipelined_connections.n >= 1);
+
     let (revoked, owner) = pipelined
         .find_session_with_user(sessions[1].id)
         .await
@@ -373,6 +382,12 @@ async fn the_hot_reads_are_the_same_pipelined_and_through_the_pool() {
         .unwrap()
         .unwrap();
     assert_eq!(gone, None);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 type ComparableRecord = (
