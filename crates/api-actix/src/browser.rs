@@ -91,7 +91,7 @@ impl BrowserSettings {
     }
 
     /// Whether the request carries any of the session cookies (to be cleared at logout).
-    pub(crate) fn has_session_cookies(&self, request: &HttpRequest) -> bool {
+    fn has_session_cookies(&self, request: &HttpRequest) -> bool {
         let names = self.names();
         [names.refresh, names.csrf, names.access]
             .iter()
@@ -187,7 +187,6 @@ impl BrowserSettings {
         }
     }
 
-    /// Tells the browser to drop every session cookie.
     /// The answer to a request that tried to end or continue a session, with the
     /// session's cookies dropped when that session is over: ended now (2xx) or refused
     /// as already ended (401). Any other failure (429, 5xx) keeps them: the session
@@ -206,7 +205,8 @@ impl BrowserSettings {
         }
     }
 
-    pub(crate) fn clear_session_cookies(&self, mut response: HttpResponse) -> HttpResponse {
+    /// Tells the browser to drop every session cookie.
+    fn clear_session_cookies(&self, mut response: HttpResponse) -> HttpResponse {
         let names = self.names();
         for (name, path) in [
             (names.refresh, AUTH_PATH),

@@ -31,7 +31,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x0074_6573_7365_7261; // "tessera" in ASCII
 pub struct Database {
     pool: r2d2::Pool<ConnectionManager>,
     backend: Backend,
-    /// The hottest read without the pool, where the connections are unencrypted.
+    /// The hottest reads without the pool, where the connections are unencrypted.
     pipelined: Option<Arc<PipelinedReads>>,
 }
 

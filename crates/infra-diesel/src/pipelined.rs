@@ -496,6 +496,70 @@ mod tests {
         }
     }
 
+    /// `table.column` names of a `SELECT … FROM` list, with the aliases of the SQL above
+    /// (`s`, `t`, `u`) or `table` for unqualified names.
+    fn selected(sql: &str, table: &str) -> Vec<String> {
+        let start = sql.find("SELECT ").map_or(0, |at| at + 7);
+        let end = sql.find(" FROM ").unwrap_or(sql.len());
+        sql[start..end]
+            .split(',')
+            .map(|column| {
+                let column = column.trim().replace('"', "");
+                match column.split_once('.') {
+                    Some(("s", name)) => format!("sessions.{name}"),
+                    Some(("t", name)) => format!("refresh_tokens.{name}"),
+                    Some(("u", name)) => format!("users.{name}"),
+                    Some(_) => column,
+                    None => format!("{table}.{column}"),
+                }
+            })
+            .collect()
+    }
+
+    /// The hand-written column lists follow the row structs field by field, as the
+    /// pool's queries do (`as_select`): the rows are read by position.
+    #[test]
+    fn the_reads_select_the_row_structs_columns_in_their_order() {
+        use diesel::pg::Pg;
+        use diesel::prelude::*;
+
+        use super::{SESSION_WITH_USER, TOKEN_WITH_SESSION, USER_BY_EMAIL};
+        use crate::rows::{RefreshTokenRow, SessionRow, UserRow};
+        use crate::schema::{refresh_tokens, sessions, users};
+
+        let session_with_user = sessions::table
+            .left_join(users::table)
+            .select((SessionRow::as_select(), Option::<UserRow>::as_select()));
+        let token_with_session = refresh_tokens::table
+            .inner_join(sessions::table.left_join(users::table))
+            .select((
+                RefreshTokenRow::as_select(),
+                SessionRow::as_select(),
+                Option::<UserRow>::as_select(),
+            ));
+        let user = users::table.select(UserRow::as_select());
+        for (pipelined, diesel) in [
+            (
+                SESSION_WITH_USER,
+                diesel::debug_query::<Pg, _>(&session_with_user).to_string(),
+            ),
+            (
+                TOKEN_WITH_SESSION,
+                diesel::debug_query::<Pg, _>(&token_with_session).to_string(),
+            ),
+            (
+                USER_BY_EMAIL,
+                diesel::debug_query::<Pg, _>(&user).to_string(),
+            ),
+        ] {
+            assert_eq!(
+                selected(pipelined, "users"),
+                selected(&diesel, "users"),
+                "{pipelined}"
+            );
+        }
+    }
+
     #[test]
     fn debug_output_hides_the_password() {
         let reads = PipelinedReads::for_url("postgres://u:hunter2@127.0.0.1/db?sslmode=disable");

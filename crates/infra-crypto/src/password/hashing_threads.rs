@@ -17,7 +17,7 @@
 //! The price: while other work keeps every CPU busy, an idle-policy thread gets next to
 //! nothing, and an unprivileged thread cannot leave that policy again. So one more
 //! thread, the *rescuer*, stays at nice 10 and takes a waiting hash when the idle-policy
-//! threads have finished none for [`STARVED_AFTER`]: a saturated server still logs
+//! threads have started or finished none for [`STARVED_AFTER`]: a saturated server still logs
 //! users in, one hash at a time, at the share nice 10 gets — the worst case is the old
 //! behaviour with one thread, not a lockout.
 //!
@@ -37,7 +37,7 @@ pub(super) type Job = Box<dyn FnOnce() + Send>;
 /// How long the idle-policy threads may start or finish no hash while one waits before
 /// the rescuer takes it. A hash takes 15–70 ms here (one per CPU, OWASP parameters);
 /// much slower parameters only make the rescuer help more often.
-pub(super) const STARVED_AFTER: Duration = Duration::from_millis(250);
+const STARVED_AFTER: Duration = Duration::from_millis(250);
 
 /// Nice value of the rescuer (0 is normal, 19 the lowest): the scheduler's weight at 10
 /// is about a tenth of normal's.
@@ -47,7 +47,7 @@ const RESCUER_NICENESS: i32 = 10;
 const IDLE_MEMORY_RELEASE: Duration = Duration::from_secs(10);
 
 /// Thread names (Linux keeps 15 bytes): `tessera-hash-0`… and `tessera-hash-r`.
-pub(super) const THREAD_NAME_PREFIX: &str = "tessera-hash-";
+const THREAD_NAME_PREFIX: &str = "tessera-hash-";
 
 /// The sending end of the queue. Sending takes no lock: a request thread must never
 /// wait for a lock that a preempted idle-policy thread holds.
